@@ -1,0 +1,153 @@
+"""Adapters that turn plain student files into a :class:`Solution`.
+
+A student hands in files that just define the contract's names; this module
+runs each file as a fresh module (never through ``import``, so two
+submissions with the same file name never collide) and wraps the result.
+The grader's own versions of the skeleton's data names are put into every
+module, so that a student's copy of the skeleton cannot change the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+from fmlgrade.spec.hookspecs import hookimpl
+
+from .solution import Solution, SourceFile
+
+#: Folders never searched for submission files.
+_SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "checkpoints"}
+
+
+class SubmissionError(ValueError):
+    """A submission path cannot be graded at all (it does not exist, say)."""
+
+
+def _provided_names() -> dict[str, object]:
+    from fmlgrade.spec import skeleton
+
+    return {
+        "Layer": skeleton.Layer,
+        "get_training_data_myneuralnet": skeleton.get_training_data_myneuralnet,
+        "KERNELS": skeleton.KERNELS,
+    }
+
+
+#: Skeleton names whose grader version always wins over a student's copy.
+_FORCED_NAMES = ("get_training_data_myneuralnet", "KERNELS")
+
+
+class PythonFileReader:
+    """Reads ``.py`` files as they are."""
+
+    @hookimpl(trylast=True)
+    def fmlgrade_read_source(self, path: Path) -> SourceFile | None:
+        if path.suffix != ".py":
+            return None
+        return SourceFile(path=str(path), code=path.read_text(encoding="utf-8", errors="replace"))
+
+
+def _student_frame_line(exc: BaseException, filename: str) -> str:
+    """The line number of the deepest traceback frame inside ``filename``."""
+    line = "?"
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == filename:
+            line = str(frame.lineno)
+    return line
+
+
+def run_source(source: SourceFile, module_name: str) -> tuple[ModuleType, str | None]:
+    """Execute ``source`` as a new module; return it and a one-line problem or ``None``.
+
+    Names defined before an error stay in the module, so a file that crashes
+    half-way still gets graded on what it defined.
+    """
+    module = ModuleType(module_name)
+    module.__file__ = source.path
+    provided = _provided_names()
+    vars(module).update(provided)
+    folder = str(Path(source.path).resolve().parent)
+    sys.modules[module_name] = module
+    sys.path.insert(0, folder)
+    problem = None
+    try:
+        code = compile(source.code, source.path, "exec")
+        exec(code, vars(module))
+    except SyntaxError as exc:
+        problem = f"{source.path}:{exc.lineno}: syntax error: {exc.msg}; nothing in this file was graded"
+    except BaseException as exc:  # noqa: BLE001 - student code may raise anything, even SystemExit
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        line = _student_frame_line(exc, source.path)
+        problem = (
+            f"{source.path}:{line}: running the file raised {type(exc).__name__}: {exc}; "
+            "only the names defined before that line were graded"
+        )
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
+    for name in _FORCED_NAMES:
+        vars(module)[name] = provided[name]
+    return module, problem
+
+
+def submission_files(path: Path) -> list[Path]:
+    """The files of one submission path: the file itself, or a folder's files in name order."""
+    if not path.exists():
+        raise SubmissionError(f"{path}: no such file or folder; give the path of a .py file, a notebook or a folder of them")
+    if path.is_file():
+        return [path]
+    files = []
+    for candidate in sorted(path.rglob("*")):
+        relative = candidate.relative_to(path).parts
+        if any(part in _SKIPPED_DIRS or part.startswith(".") for part in relative):
+            continue
+        if candidate.is_file():
+            files.append(candidate)
+    return files
+
+
+def _module_name(path: Path, salt: str) -> str:
+    digest = hashlib.sha1(f"{salt}:{path.resolve()}".encode()).hexdigest()[:10]
+    stem = "".join(ch if ch.isalnum() else "_" for ch in path.stem)
+    return f"fmlgrade_submission_{digest}_{stem}"
+
+
+def load_submission(paths: Sequence[Path], read_source, *, name: str | None = None) -> Solution:
+    """Load the files at ``paths`` (files or folders) as one submission.
+
+    ``read_source`` is the plugin manager's ``fmlgrade_read_source`` hook
+    caller. Unreadable files become entries of ``Solution.problems``; a path
+    that does not exist raises :class:`SubmissionError`.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise SubmissionError("no submission given; name at least one .py file, notebook or folder")
+    files = [file for path in paths for file in submission_files(path)]
+    label = name or ", ".join(path.name for path in paths)
+    solution = Solution(name=label, origin=", ".join(str(p) for p in paths))
+    salt = str(id(solution))
+    for file in files:
+        try:
+            source = read_source(path=file)
+        except Exception as exc:  # noqa: BLE001 - a reader plugin's message is the feedback
+            solution.problems.append(f"{file}: {exc}")
+            continue
+        if source is None:
+            continue
+        solution.left_out.extend(source.left_out)
+        module, problem = run_source(source, _module_name(file, salt))
+        solution.modules.append(module)
+        if problem:
+            solution.problems.append(problem)
+    if not solution.modules and not solution.problems:
+        solution.problems.append(
+            f"{label}: no Python file or notebook found; a submission is a .py file, "
+            "a .ipynb notebook, or a folder of them"
+        )
+    return solution

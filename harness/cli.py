@@ -1,0 +1,124 @@
+"""The ``fmlgrade`` command line.
+
+``fmlgrade check FILE...`` grades one submission and prints a table;
+``fmlgrade solutions`` lists the installed solution plugins. Mistakes in the
+command line or the files get a one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .profiles import DEFAULT_PROFILE, PROFILES
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_GRADER = 3
+
+
+def _add_grading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=DEFAULT_PROFILE,
+        help="quick (fast feedback), grade (default; derandomized, same score every run) "
+        "or thorough (many fresh examples, for instructors testing the suite)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where torch checks run (auto: the CPU, and CUDA too when a GPU is present)",
+    )
+    parser.add_argument("--rubric", type=Path, help="a JSON rubric overriding points and policies")
+    parser.add_argument(
+        "--part",
+        type=int,
+        action="append",
+        choices=(1, 2, 3),
+        help="grade only this part of the assignment (repeatable; default: all parts)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fmlgrade",
+        description="Grade submissions of the FML neural-network assignment.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="grade one submission (files or a folder)")
+    check.add_argument("submission", nargs="+", type=Path, help=".py files, notebooks or folders")
+    check.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    check.add_argument("--name", help="the submission's name in the report (default: file names)")
+    _add_grading_options(check)
+
+    commands.add_parser("solutions", help="list the installed solution plugins")
+    return parser
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"fmlgrade: error: {message}", file=sys.stderr)
+    return code
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .adapters import SubmissionError
+    from .grading import grade_paths
+    from .report import render
+    from .runner import GraderError
+    from .scoring import DEFAULT_RUBRIC, load_rubric
+
+    try:
+        rubric = load_rubric(args.rubric) if args.rubric else DEFAULT_RUBRIC
+        report = grade_paths(
+            args.submission,
+            profile=args.profile,
+            device=args.device,
+            rubric=rubric,
+            parts=tuple(sorted(set(args.part))) if args.part else (1, 2, 3),
+            name=args.name,
+        )
+    except (SubmissionError, ValueError, KeyError) as exc:
+        return _fail(str(exc).strip("'\""))
+    except GraderError as exc:
+        return _fail(str(exc), EXIT_GRADER)
+    render(report)
+    if args.json:
+        report.write_json(args.json)
+        print(f"report written to {args.json}")
+    return EXIT_OK
+
+
+def _solutions(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .plugins import installed_solutions, make_plugin_manager
+
+    manager = make_plugin_manager()
+    table = Table(title="installed fmlgrade solution plugins")
+    for column in ("name", "origin", "names provided", "problems"):
+        table.add_column(column)
+    for solution in installed_solutions(manager):
+        table.add_row(
+            solution.name,
+            solution.origin,
+            str(len(solution.names())),
+            "; ".join(solution.problems) or "-",
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"check": _check, "solutions": _solutions}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

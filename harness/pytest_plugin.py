@@ -1,0 +1,226 @@
+"""The pytest plugin that runs the spec's checks against solutions.
+
+Every spec test that asks for the ``submission`` argument is parametrized
+over the selected solutions (ids are the solutions' names), each test must
+carry a ``task`` marker, and every outcome is recorded as a
+:class:`~fmlgrade.harness.results.CheckResult` for scoring. Use it directly::
+
+    pytest --pyargs fmlgrade.spec -p fmlgrade.harness.pytest_plugin --solution my_file.py
+
+or through ``fmlgrade check``, which drives the same plugin in-process.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from fmlgrade.spec.tasks import task_by_id
+
+from .profiles import DEFAULT_PROFILE, PROFILES, load_profile
+from .results import CheckResult, classify
+from .solution import Solution
+from .under_test import SubmissionUnderTest
+
+SESSION_PLUGIN_NAME = "fmlgrade-session"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fmlgrade", "grading solutions of the FML assignment")
+    group.addoption(
+        "--solution",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="grade the .py file, notebook or folder at PATH (repeatable; one solution each)",
+    )
+    group.addoption(
+        "--installed-solutions",
+        action="store_true",
+        help="also grade every solution plugin installed in the fmlgrade entry-point group",
+    )
+    group.addoption(
+        "--fmlgrade-profile",
+        choices=sorted(PROFILES),
+        default=DEFAULT_PROFILE,
+        help="hypothesis effort: quick, grade (default, derandomized) or thorough",
+    )
+    group.addoption(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where torch checks run: cpu, cuda, or auto (cpu, plus cuda when present)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "task(id): the task of the registry this check grades")
+    config.addinivalue_line(
+        "markers", "check_kind(kind): 'behaviour' (default) or 'libraries' (allowed-library audit)"
+    )
+    if any(isinstance(p, GradingSession) for p in config.pluginmanager.get_plugins()):
+        return  # fmlgrade check passed its own session
+    from .plugins import installed_solutions, make_plugin_manager, solutions_from_paths
+
+    paths = [Path(p) for p in config.getoption("--solution")]
+    manager = make_plugin_manager(entry_points=True)
+    solutions = solutions_from_paths(paths, manager)
+    if config.getoption("--installed-solutions") or not paths:
+        solutions = installed_solutions(manager) + solutions
+    session = GradingSession(
+        solutions, profile=config.getoption("--fmlgrade-profile"), device=config.getoption("--device")
+    )
+    config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
+
+
+def _task_marker(item: pytest.Item) -> str:
+    markers = list(item.iter_markers("task"))
+    if len(markers) != 1 or len(markers[0].args) != 1:
+        raise pytest.UsageError(
+            f"{item.nodeid}: every spec check needs exactly one @pytest.mark.task('<id>') marker"
+        )
+    return markers[0].args[0]
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+class GradingSession:
+    """Parametrizes spec tests over solutions and records every check's outcome."""
+
+    def __init__(
+        self,
+        solutions: Sequence[Solution],
+        *,
+        profile: str = DEFAULT_PROFILE,
+        device: str = "auto",
+        reference: Solution | None = None,
+    ) -> None:
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+        if reference is None:
+            from .plugins import reference_solution
+
+            reference = reference_solution()
+        self.solutions = list(solutions)
+        self.reference = reference
+        self.profile = profile
+        self.device = device
+        self.results: dict[str, list[CheckResult]] = defaultdict(list)
+        self._under_test = {
+            solution.name: SubmissionUnderTest(
+                solution, reference, self._passed_tasks_of(solution.name), device
+            )
+            for solution in self.solutions
+        }
+        load_profile(profile)
+
+    def _passed_tasks_of(self, name: str):
+        def passed() -> frozenset[str]:
+            by_task: dict[str, list[str]] = defaultdict(list)
+            for check in self.results[name]:
+                if check.kind == "behaviour" and check.status != "skipped":
+                    by_task[check.task].append(check.status)
+            return frozenset(t for t, s in by_task.items() if s and all(x == "passed" for x in s))
+
+        return passed
+
+    def devices(self) -> list:
+        """The parameter values of the ``device`` argument of torch checks."""
+        if self.device == "cpu":
+            return ["cpu"]
+        cuda = pytest.param(
+            "cuda",
+            marks=pytest.mark.skipif(not _cuda_available(), reason="no CUDA device here"),
+        )
+        return [cuda] if self.device == "cuda" else ["cpu", cuda]
+
+    # -- collection ------------------------------------------------------
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "submission" in metafunc.fixturenames:
+            names = [s.name for s in self.solutions]
+            if len(set(names)) != len(names):
+                raise pytest.UsageError(f"solution names must be unique, got {names}")
+            metafunc.parametrize(
+                "submission", [self._under_test[n] for n in names], ids=names, scope="session"
+            )
+        if "device" in metafunc.fixturenames:
+            metafunc.parametrize("device", self.devices(), scope="session")
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        def order(item: pytest.Item) -> int:
+            return 1 if task_by_id(_task_marker(item)).kind == "integration" else 0
+
+        items.sort(key=order)  # stable: unit checks first, integration checks last
+
+    # -- recording -------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        callspec = getattr(item, "callspec", None)
+        under_test = callspec.params.get("submission") if callspec else None
+        if not isinstance(under_test, SubmissionUnderTest):
+            return
+        if call.when == "setup" and report.passed:
+            return
+        if call.when == "teardown" and (report.passed or report.skipped):
+            return
+        kind_marker = item.get_closest_marker("check_kind")
+        kind = kind_marker.args[0] if kind_marker else "behaviour"
+        doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
+        description = doc[0] if doc else item.name
+        if report.passed:
+            status, feedback = "passed", ""
+        elif report.skipped and call.excinfo is not None and not _is_ours(call.excinfo.value):
+            status, feedback = "skipped", str(call.excinfo.value)
+        elif call.excinfo is not None:
+            status, feedback = classify(call.excinfo.value, under_test.source_files())
+        else:
+            status, feedback = "error", str(report.longrepr)
+        if status == "not_attempted":
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, f"not attempted: {feedback}")
+        self.results[under_test.name].append(
+            CheckResult(
+                solution=under_test.name,
+                task=_task_marker(item),
+                check=item.name,
+                description=description,
+                status=status,
+                feedback=feedback,
+                kind=kind,
+                duration=report.duration,
+            )
+        )
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.results:
+            return
+        from .scoring import score_checks
+
+        terminalreporter.section("fmlgrade scores")
+        for solution in self.solutions:
+            tasks = score_checks(self.results[solution.name])
+            total = sum(t.score for t in tasks)
+            maximum = sum(t.max_score for t in tasks)
+            failed = [t.id for t in tasks if t.status != "passed"]
+            line = f"{solution.name}: {total:g}/{maximum:g}"
+            if failed:
+                line += "  (not passed: " + ", ".join(failed) + ")"
+            terminalreporter.write_line(line)
+
+
+def _is_ours(exc: BaseException) -> bool:
+    from fmlgrade.spec.outcomes import NotAttempted
+
+    return isinstance(exc, (NotAttempted, NotImplementedError))

@@ -1,0 +1,103 @@
+"""One check's outcome, and how an exception becomes a status and feedback.
+
+A check is one spec test run against one solution. Its feedback is written
+for a student: the message of the failed assertion, the smallest input
+hypothesis found, and where in their own file an exception came from.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed
+
+try:  # Python 3.10 has no built-in exception groups; hypothesis brings the backport.
+    BaseExceptionGroup
+except NameError:  # pragma: no cover - Python 3.10
+    from exceptiongroup import BaseExceptionGroup
+
+CheckStatus = Literal["passed", "failed", "error", "not_attempted", "skipped", "timeout"]
+
+#: Longest feedback kept per check; hypothesis can print large arrays.
+MAX_FEEDBACK = 2500
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check of one task on one solution."""
+
+    solution: str
+    task: str
+    check: str
+    description: str
+    status: CheckStatus
+    feedback: str = ""
+    kind: str = "behaviour"
+    duration: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _clip(text: str) -> str:
+    text = text.strip()
+    if len(text) <= MAX_FEEDBACK:
+        return text
+    return text[: MAX_FEEDBACK - 20].rstrip() + "\n... (shortened)"
+
+
+def _hypothesis_notes(exc: BaseException) -> list[str]:
+    """The 'Falsifying example' notes, without the harness's own arguments."""
+    lines: list[str] = []
+    for note in getattr(exc, "__notes__", []) or []:
+        for line in str(note).splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("submission=", "device=", "tmp_path=", "reference=")):
+                continue
+            if "reproduce_failure" in stripped or stripped.startswith("You can reproduce"):
+                continue
+            lines.append(line)
+    if lines and lines[0].startswith(("Falsifying example", "Failing test case")):
+        lines[0] = "Smallest failing input:"
+        if lines[-1].strip() == ")":
+            lines.pop()
+    return lines
+
+
+def _student_location(exc: BaseException, student_files: Iterable[str]) -> str:
+    """'file.py, line N, in function' for the deepest frame in student code."""
+    files = set(student_files)
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename in files:
+            where = f"{frame.filename}, line {frame.lineno}, in {frame.name}"
+            if frame.line:
+                where += f": {frame.line.strip()}"
+    return where
+
+
+def classify(exc: BaseException, student_files: Iterable[str]) -> tuple[CheckStatus, str]:
+    """Map an exception raised by a check to a status and student-facing feedback."""
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        inner = exc.exceptions[0]
+        status, feedback = classify(inner, student_files)
+        return status, _clip(f"{feedback}\n(the failure did not reproduce reliably: {type(exc).__name__})")
+    notes = _hypothesis_notes(exc)
+    if isinstance(exc, NotAttempted):
+        return "not_attempted", str(exc)
+    if isinstance(exc, NotImplementedError):
+        where = _student_location(exc, student_files)
+        return "not_attempted", "raises NotImplementedError" + (f" ({where})" if where else "")
+    if isinstance(exc, PrerequisiteFailed):
+        return "error", str(exc)
+    if isinstance(exc, AssertionError):
+        message = str(exc) or "a check failed"
+        return "failed", _clip("\n".join([message, *notes]))
+    where = _student_location(exc, student_files)
+    message = f"{type(exc).__name__}: {exc}"
+    if where:
+        message += f"\n  raised at {where}"
+    return "error", _clip("\n".join([message, *notes]))

@@ -1,0 +1,1 @@
+"""Reference solution plugins of the assignment."""

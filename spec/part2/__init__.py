@@ -1,0 +1,1 @@
+"""Checks of Part 2 of the assignment, one module per task group."""
