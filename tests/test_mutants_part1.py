@@ -1,0 +1,134 @@
+"""Meta-tests: the Part 1 checks catch realistic mistakes, each in its own task.
+
+Every mutant of ``tests/mutants/part1.py`` is written to a fresh file and
+graded like a student's submission. The grader must fail the mutant's task
+and pass every other task of Part 1: a mistake that goes unseen means a
+check is too weak, one that is blamed on another task breaks the promise
+that one bug costs points in one task only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mutants import Mutant, MutantError, apply, reference_source
+from mutants.part1 import MUTANTS
+
+import fmlgrade.solutions.alternative.part1 as alternative_part1
+import fmlgrade.solutions.reference.part1 as reference_part1
+from fmlgrade.harness.grading import grade_paths
+from fmlgrade.harness.report import Report
+from fmlgrade.spec.tasks import tasks_of_part
+
+pytestmark = pytest.mark.meta
+
+PART1 = tuple(task.id for task in tasks_of_part(1))
+UNIT_TASKS = tuple(task.id for task in tasks_of_part(1) if task.kind == "unit")
+
+
+def _part1(report: Report) -> dict:
+    return {task.id: task for task in report.tasks if task.id in PART1}
+
+
+def _summary(report: Report, *, feedback_for: tuple[str, ...] = ()) -> str:
+    """One line per Part 1 task (status and points), with the feedback of the named tasks."""
+    lines = []
+    for task_id, task in _part1(report).items():
+        lines.append(f"  {task_id:5} {task.status:14} {task.score:g}/{task.max_score:g}")
+    for task_id, task in _part1(report).items():
+        if task_id in feedback_for and task.feedback:
+            feedback = task.feedback if len(task.feedback) < 1500 else task.feedback[:1500] + " ..."
+            lines.append(f"--- feedback of {task_id}:\n{feedback}")
+    for problem in report.problems:
+        lines.append(f"problem: {problem}")
+    return "\n".join(lines)
+
+
+def _grade_source(source: str, folder: Path, *, profile: str = "quick") -> Report:
+    path = folder / "student.py"
+    path.write_text(source, encoding="utf-8")
+    return grade_paths([path], profile=profile, parts=(1,))
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
+def test_mutant_is_caught_by_its_task_only(mutant: Mutant, tmp_path: Path) -> None:
+    report = _grade_source(apply(mutant), tmp_path)
+    tasks = _part1(report)
+    target = tasks[mutant.task]
+    wrongly_blamed = [t for t in PART1 if t != mutant.task and tasks[t].status != "passed"]
+    summary = _summary(report, feedback_for=(mutant.task, *wrongly_blamed))
+    assert not report.problems, f"mutant {mutant.id} did not load cleanly:\n{summary}"
+    assert target.status != "passed" and target.score < target.max_score, (
+        f"mutant {mutant.id} ({mutant.description}) was not caught by task {mutant.task}:\n"
+        f"{summary}"
+    )
+    assert not wrongly_blamed, (
+        f"mutant {mutant.id} ({mutant.description}) belongs to task {mutant.task}, but tasks "
+        f"{', '.join(wrongly_blamed)} did not pass either:\n{summary}"
+    )
+
+
+@pytest.mark.parametrize(
+    "module", [reference_part1, alternative_part1], ids=["reference", "alternative"]
+)
+def test_solutions_get_full_part1_marks(module) -> None:
+    report = grade_paths([Path(module.__file__)], parts=(1,))
+    tasks = _part1(report)
+    not_passed = tuple(t for t, task in tasks.items() if task.status != "passed")
+    assert not not_passed and not report.problems, (
+        f"{module.__name__} must get full marks on Part 1 under the grade profile:\n"
+        f"{_summary(report, feedback_for=not_passed)}"
+    )
+    assert sum(task.score for task in tasks.values()) == sum(
+        task.max_score for task in tasks.values()
+    )
+
+
+def test_grading_a_mutant_is_deterministic(tmp_path: Path) -> None:
+    mutant = next(m for m in MUTANTS if m.id == "linear-update-bias-mean")
+    source = apply(mutant)
+    first = _grade_source(source, tmp_path)
+    second = _grade_source(source, tmp_path)
+    assert first.to_dict() == second.to_dict(), (
+        f"grading {mutant.id} twice gave different reports:\n"
+        f"first:\n{_summary(first, feedback_for=PART1)}\nsecond:\n"
+        f"{_summary(second, feedback_for=PART1)}"
+    )
+
+
+def test_apply_rejects_a_snippet_that_does_not_occur() -> None:
+    missing = Mutant(
+        id="missing", task="1.1a", description="snippet not in the reference",
+        old="return x @ self.w + self.b + 1", new="return x",
+    )
+    with pytest.raises(MutantError, match="does not occur"):
+        apply(missing)
+
+
+def test_apply_rejects_a_snippet_that_occurs_twice() -> None:
+    ambiguous = Mutant(
+        id="ambiguous", task="1.1a", description="snippet occurs many times",
+        old="self.w", new="self.weights",
+    )
+    with pytest.raises(MutantError, match="times"):
+        apply(ambiguous)
+
+
+def test_apply_changes_exactly_the_snippet() -> None:
+    mutant = MUTANTS[0]
+    source = reference_source(1)
+    mutated = apply(mutant)
+    assert mutated != source
+    assert mutated.replace(mutant.new, mutant.old, 1) == source
+
+
+def test_mutant_catalogue_is_well_formed() -> None:
+    ids = [m.id for m in MUTANTS]
+    assert len(ids) == len(set(ids)), "mutant ids must be unique"
+    for task_id in PART1:
+        count = sum(m.task == task_id for m in MUTANTS)
+        assert count >= 2, f"task {task_id} needs at least two mutants, has {count}"
+    for mutant in MUTANTS:
+        assert mutant.part == 1 and mutant.description
+        apply(mutant)  # raises MutantError if the reference no longer contains the snippet
