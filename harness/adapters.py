@@ -61,11 +61,29 @@ def _student_frame_line(exc: BaseException, filename: str) -> str:
     return line
 
 
-def run_source(source: SourceFile, module_name: str) -> tuple[ModuleType, str | None]:
-    """Execute ``source`` as a new module; return it and a one-line problem or ``None``.
+def _run_code(code, module: ModuleType, label: str) -> str | None:
+    """Execute compiled or source ``code`` in ``module``; a one-line problem or ``None``."""
+    try:
+        exec(compile(code, label, "exec"), vars(module))
+    except SyntaxError as exc:
+        return f"{label}:{exc.lineno}: syntax error: {exc.msg}; nothing in this file was graded"
+    except BaseException as exc:  # noqa: BLE001 - student code may raise anything, even SystemExit
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        line = _student_frame_line(exc, label)
+        return (
+            f"{label}:{line}: running it raised {type(exc).__name__}: {exc}; "
+            "only the names defined before that line were graded"
+        )
+    return None
+
+
+def run_source(source: SourceFile, module_name: str) -> tuple[ModuleType, list[str], list[str]]:
+    """Execute ``source`` as a new module; return it, its problems and extra left-out notes.
 
     Names defined before an error stay in the module, so a file that crashes
-    half-way still gets graded on what it defined.
+    half-way still gets graded on what it defined. A notebook's cells run one
+    by one: a failing cell is left out and the next cells still run.
     """
     module = ModuleType(module_name)
     module.__file__ = source.path
@@ -74,26 +92,26 @@ def run_source(source: SourceFile, module_name: str) -> tuple[ModuleType, str | 
     folder = str(Path(source.path).resolve().parent)
     sys.modules[module_name] = module
     sys.path.insert(0, folder)
-    problem = None
+    problems: list[str] = []
+    left_out: list[str] = []
     try:
-        code = compile(source.code, source.path, "exec")
-        exec(code, vars(module))
-    except SyntaxError as exc:
-        problem = f"{source.path}:{exc.lineno}: syntax error: {exc.msg}; nothing in this file was graded"
-    except BaseException as exc:  # noqa: BLE001 - student code may raise anything, even SystemExit
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        line = _student_frame_line(exc, source.path)
-        problem = (
-            f"{source.path}:{line}: running the file raised {type(exc).__name__}: {exc}; "
-            "only the names defined before that line were graded"
-        )
+        if source.chunks:
+            module.__fmlgrade_files__ = tuple(chunk.label for chunk in source.chunks)
+            for chunk in source.chunks:
+                problem = _run_code(chunk.tree, module, chunk.label)
+                if problem:
+                    left_out.append(problem.replace("only the names defined before that line were graded",
+                                                    "the rest of this cell was left out"))
+        else:
+            problem = _run_code(source.code, module, source.path)
+            if problem:
+                problems.append(problem)
     finally:
         if folder in sys.path:
             sys.path.remove(folder)
     for name in _FORCED_NAMES:
         vars(module)[name] = provided[name]
-    return module, problem
+    return module, problems, left_out
 
 
 def submission_files(path: Path) -> list[Path]:
@@ -141,10 +159,10 @@ def load_submission(paths: Sequence[Path], read_source, *, name: str | None = No
         if source is None:
             continue
         solution.left_out.extend(source.left_out)
-        module, problem = run_source(source, _module_name(file, salt))
+        module, problems, left_out = run_source(source, _module_name(file, salt))
         solution.modules.append(module)
-        if problem:
-            solution.problems.append(problem)
+        solution.problems.extend(problems)
+        solution.left_out.extend(left_out)
     if not solution.modules and not solution.problems:
         solution.problems.append(
             f"{label}: no Python file or notebook found; a submission is a .py file, "

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from .profiles import DEFAULT_PROFILE, PROFILES
+from .reference_train import add_reference_train_parser, reference_train_command
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -54,9 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("submission", nargs="+", type=Path, help=".py files, notebooks or folders")
     check.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     check.add_argument("--name", help="the submission's name in the report (default: file names)")
+    check.add_argument(
+        "--gradescope", type=Path, metavar="FILE", help="also write Gradescope's results.json to FILE"
+    )
+    check.add_argument("--quiet", action="store_true", help="print no table (with --json/--gradescope)")
     _add_grading_options(check)
 
+    batch = commands.add_parser("batch", help="grade a whole class: every file or folder in DIR")
+    batch.add_argument("directory", type=Path, metavar="DIR", help="one entry (file or folder) per submission")
+    batch.add_argument("--out", type=Path, required=True, metavar="OUTDIR", help="where reports go")
+    batch.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    batch.add_argument("--force", action="store_true", help="regrade submissions that are unchanged")
+    batch.add_argument(
+        "--timeout", type=float, default=900.0, help="seconds one submission may take (default 900)"
+    )
+    _add_grading_options(batch)
+
     commands.add_parser("solutions", help="list the installed solution plugins")
+    add_reference_train_parser(commands)
     return parser
 
 
@@ -72,6 +89,7 @@ def _check(args: argparse.Namespace) -> int:
     from .runner import GraderError
     from .scoring import DEFAULT_RUBRIC, load_rubric
 
+    started = time.perf_counter()
     try:
         rubric = load_rubric(args.rubric) if args.rubric else DEFAULT_RUBRIC
         report = grade_paths(
@@ -86,10 +104,37 @@ def _check(args: argparse.Namespace) -> int:
         return _fail(str(exc).strip("'\""))
     except GraderError as exc:
         return _fail(str(exc), EXIT_GRADER)
-    render(report)
+    if not args.quiet:
+        render(report)
     if args.json:
         report.write_json(args.json)
-        print(f"report written to {args.json}")
+        if not args.quiet:
+            print(f"report written to {args.json}")
+    if args.gradescope:
+        from .gradescope import write_gradescope
+
+        write_gradescope(report, args.gradescope, execution_time=time.perf_counter() - started)
+    return EXIT_OK
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .adapters import SubmissionError
+    from .batch import BatchSettings, run_with_progress
+
+    settings = BatchSettings(
+        profile=args.profile,
+        device=args.device,
+        parts=tuple(sorted(set(args.part))) if args.part else (1, 2, 3),
+        rubric=str(args.rubric.resolve()) if args.rubric else None,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        force=args.force,
+    )
+    try:
+        outcomes = run_with_progress(args.directory, args.out, settings)
+    except (SubmissionError, ValueError) as exc:
+        return _fail(str(exc))
+    print(f"{len(outcomes)} submissions graded; class table in {args.out / 'grades.csv'}")
     return EXIT_OK
 
 
@@ -116,7 +161,12 @@ def _solutions(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"check": _check, "solutions": _solutions}
+    handlers = {
+        "check": _check,
+        "batch": _batch,
+        "solutions": _solutions,
+        "reference-train": reference_train_command,
+    }
     return handlers[args.command](args)
 
 

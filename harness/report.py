@@ -78,6 +78,19 @@ class Report:
             "left_out": self.left_out,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Report:
+        """Rebuild a report from :meth:`to_dict`'s output (a saved JSON report)."""
+        tasks = [TaskResult(**task) for task in data["tasks"]]
+        return cls(
+            submission=data["submission"],
+            tasks=tasks,
+            grader_version=data.get("grader_version", "unknown"),
+            profile=data.get("profile", "grade"),
+            problems=list(data.get("problems", [])),
+            left_out=list(data.get("left_out", [])),
+        )
+
     def write_json(self, path: Path) -> None:
         """Write the report as JSON (written whole to a temporary name first, then renamed)."""
         path = Path(path)

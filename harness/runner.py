@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import contextlib
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -35,6 +36,15 @@ class GraderError(RuntimeError):
 def missing_libraries(part: int) -> list[str]:
     """The libraries a part's checks need that are not importable here."""
     return [lib for lib in _PART_NEEDS[part] if importlib.util.find_spec(lib) is None]
+
+
+def _pin_torch_threads(parts: Sequence[int]) -> None:
+    """Honour FMLGRADE_TORCH_THREADS (set by ``fmlgrade batch``) before torch checks run."""
+    threads = os.environ.get("FMLGRADE_TORCH_THREADS")
+    if threads and any(part in (2, 3) for part in parts) and not missing_libraries(2):
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
 
 
 def _pytest_args(paths: Iterable[Path], extra: Sequence[str]) -> list[str]:
@@ -69,6 +79,7 @@ def run_checks(
         if part not in PARTS:
             raise ValueError(f"parts must be drawn from {PARTS}, got {part!r}")
     session = GradingSession(solutions, profile=profile, device=device)
+    _pin_torch_threads(parts)
     runnable = [p for p in parts if not missing_libraries(p)]
     if runnable:
         extra = ["-k", keyword] if keyword else []

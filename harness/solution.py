@@ -18,13 +18,26 @@ from fmlgrade.spec.tasks import STUDENT_NAMES
 
 
 @dataclass(frozen=True)
+class SourceChunk:
+    """A piece of a file that runs on its own (a notebook cell); ``label`` names it in tracebacks."""
+
+    label: str
+    tree: Any  # an ast.Module
+
+
+@dataclass(frozen=True)
 class SourceFile:
-    """Python code read from one submitted file (a ``.py`` or a notebook)."""
+    """Python code read from one submitted file (a ``.py`` or a notebook).
+
+    A ``.py`` file is one piece of ``code``; a notebook comes as ``chunks``
+    that run one after the other, a failing chunk being skipped and reported.
+    """
 
     path: str
     code: str
     #: One line per thing the reader left out (notebook cells, magics, ...).
     left_out: tuple[str, ...] = ()
+    chunks: tuple[SourceChunk, ...] = ()
 
 
 class MissingName(LookupError):
@@ -103,9 +116,12 @@ class Solution:
     def source_files(self) -> frozenset[str]:
         """Paths of the files whose code belongs to this solution."""
         self.load_all()
-        return frozenset(
-            module.__file__ for module in self.modules if getattr(module, "__file__", None)
-        )
+        files: set[str] = set()
+        for module in self.modules:
+            files.update(getattr(module, "__fmlgrade_files__", ()))
+            if getattr(module, "__file__", None):
+                files.add(module.__file__)
+        return frozenset(files)
 
     @contextlib.contextmanager
     def substituted(self, replacements: Mapping[str, Any]) -> Iterator[None]:

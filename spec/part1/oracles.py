@@ -1,0 +1,292 @@
+"""What correct layers compute, in float64, three ways, and the tolerances to compare with.
+
+* NumPy formulas straight from the contract (``x @ w + b``, ``gradient @ w.T``, ...);
+* central finite differences, in float64, of the contract's *forward* formulas
+  (they know nothing about how a backward pass is written);
+* ``torch.autograd`` (and one ``torch.optim.SGD`` step) on the same float64
+  numbers, where torch is installed; torch is imported only when called.
+
+Each oracle that returns an expected value has a ``*_scale`` companion giving,
+elementwise, the magnitude of the terms summed to produce it (``|x| @ |w| + |b|``
+for ``x @ w + b``). Tolerances are relative to that magnitude, not to the
+possibly cancelled result, because that is how rounding errors behave: an
+implementation computing in float32 errs by about 1e-7 times the terms it adds.
+
+The module also has :class:`EarlierSteps`, the way the checks run steps that
+another task grades (``forward`` before ``backward``) without blaming this task
+for them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from fmlgrade.spec.assertions import as_float_array, assert_close
+from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed, prerequisite
+
+# --------------------------------------------------------------------------------------
+# Tolerances
+# --------------------------------------------------------------------------------------
+
+#: Relative tolerance: torch.autograd.gradcheck's default rtol. It only ever grants 0.1 %
+#: of the expected value; the bugs these checks look for (a missing transpose, bias or
+#: 1/B, a mean for a sum, a wrong sign, the wrong ReLU mask) are off by O(100 %) of some
+#: element in almost every example.
+RTOL = 1e-3
+
+#: Absolute tolerance per unit of magnitude of the terms summed (gradcheck's default atol,
+#: 1e-5, applied per unit of term size instead of once). Why this size:
+#: * float32 internals (allowed: the alternative solution casts to float32): rounding each
+#:   operand to float32 (2**-24 ~ 6e-8 relative) and accumulating at most MAX_WIDTH + 1 = 8
+#:   products and a bias in float32 errs by at most ~(8 + 2) * 6e-8 = 6e-7 times the sum of
+#:   |terms| (worst case; typically sqrt(8) * 6e-8 ~ 2e-7), 15 to 50 times below ATOL;
+#: * a float32 copy of a parameter kept after ``update`` errs by 6e-8 of its size, below
+#:   ATOL * |w| by a factor 150.
+ATOL = 1e-5
+
+#: Absolute floor, in units of ATOL, added to every scale (so the floor is gradcheck's
+#: atol itself, 1e-5). It covers what does not scale with the terms:
+#: * central differences in float64: each f(x +- h) rounds by ~n * 1.1e-16 of its terms
+#:   T (with the strategies' bounds T <= 7 * 10 * 3 + 3 = 213), so the quotient errs by
+#:   ~n * 1.1e-16 * T / h ~ 2e-7 per output for h = 1e-6, times sum |gradient| after the
+#:   contraction; measured over thousands of examples the largest error is ~1e-9, far
+#:   below 1e-5;
+#: * float32 flushes magnitudes below ~1e-38 to zero.
+ABS_FLOOR = 1.0
+
+#: Finite-difference step for float64 (gradcheck's eps). The functions differenced here are
+#: affine or ReLU with inputs at least KINK_MARGIN = 1e-3 from the kink, so there is no
+#: truncation error and x +- h never crosses the kink.
+FD_STEP = 1e-6
+
+
+def allowed_error(expected: Any, scale: Any) -> np.ndarray:
+    """Elementwise allowed ``|actual - expected|``: ``ATOL * (scale + ABS_FLOOR) + RTOL * |expected|``."""
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), expected.shape)
+    return ATOL * (scale + ABS_FLOOR) + RTOL * np.abs(expected)
+
+
+def assert_matches(actual: Any, expected: Any, scale: Any, *, what: str, inputs=None) -> np.ndarray:
+    """Check shape, then values within :func:`allowed_error`; return ``actual`` as float64."""
+    expected = np.asarray(expected, dtype=np.float64)
+    assert_close(actual, expected, what=what, rtol=0.0, atol=allowed_error(expected, scale), inputs=inputs)
+    return as_float_array(actual, what=what)
+
+
+def assert_step(
+    before: np.ndarray,
+    after: Any,
+    learn_rate: float,
+    gradient: np.ndarray,
+    gradient_scale: np.ndarray,
+    *,
+    what: str,
+    inputs=None,
+) -> None:
+    """Check that a parameter went from ``before`` to ``before - learn_rate * gradient``.
+
+    Allowed error: the learning rate times the gradient's tolerance, plus ATOL * |before|
+    for a parameter the solution keeps in float32.
+    """
+    expected = before - learn_rate * gradient
+    allowed = learn_rate * allowed_error(gradient, gradient_scale) + ATOL * np.abs(before)
+    assert_close(after, expected, what=what, rtol=0.0, atol=allowed, inputs=inputs)
+
+
+# --------------------------------------------------------------------------------------
+# NumPy formulas of the contract (float64)
+# --------------------------------------------------------------------------------------
+
+
+def _f64(array: Any) -> np.ndarray:
+    return np.asarray(array, dtype=np.float64)
+
+
+def linear_forward(x, w, b) -> np.ndarray:
+    """``x @ w + b``: ``(B, n_in)`` to ``(B, n_out)``."""
+    return _f64(x) @ _f64(w) + _f64(b)
+
+
+def linear_forward_scale(x, w, b) -> np.ndarray:
+    """Magnitude of the terms of :func:`linear_forward`: ``|x| @ |w| + |b|``."""
+    return np.abs(_f64(x)) @ np.abs(_f64(w)) + np.abs(_f64(b))
+
+
+def linear_input_gradient(w, gradient) -> np.ndarray:
+    """dL/dx of a linear layer: ``gradient @ w.T``, ``(B, n_in)``."""
+    return _f64(gradient) @ _f64(w).T
+
+
+def linear_input_gradient_scale(w, gradient) -> np.ndarray:
+    """Magnitude of the terms of :func:`linear_input_gradient`: ``|gradient| @ |w|.T``."""
+    return np.abs(_f64(gradient)) @ np.abs(_f64(w)).T
+
+
+def linear_parameter_gradients(x, gradient) -> tuple[np.ndarray, np.ndarray]:
+    """dL/dw ``x.T @ gradient`` ``(n_in, n_out)`` and dL/db ``gradient.sum(0)`` ``(n_out,)``."""
+    return _f64(x).T @ _f64(gradient), _f64(gradient).sum(axis=0)
+
+
+def linear_parameter_gradient_scales(x, gradient) -> tuple[np.ndarray, np.ndarray]:
+    """Magnitudes of the terms of :func:`linear_parameter_gradients`."""
+    return np.abs(_f64(x)).T @ np.abs(_f64(gradient)), np.abs(_f64(gradient)).sum(axis=0)
+
+
+def relu_forward(x) -> np.ndarray:
+    """``max(0, x)`` elementwise."""
+    return np.maximum(0.0, _f64(x))
+
+
+def relu_backward(x, gradient) -> np.ndarray:
+    """``gradient * 1[x > 0]`` (the subgradient 0 at x == 0, one of those allowed)."""
+    return _f64(gradient) * (_f64(x) > 0)
+
+
+def net_forward(x, w1, b1, w2, b2) -> np.ndarray:
+    """Linear(1, H) -> ReLU -> Linear(H, 1): ``(B, 1)`` to ``(B, 1)``."""
+    return linear_forward(relu_forward(linear_forward(x, w1, b1)), w2, b2)
+
+
+def net_forward_scale(x, w1, b1, w2, b2) -> np.ndarray:
+    """Magnitude of the terms of :func:`net_forward` (|ReLU(z)| <= |z| <= the first scale)."""
+    hidden = linear_forward_scale(x, w1, b1)
+    return hidden @ np.abs(_f64(w2)) + np.abs(_f64(b2))
+
+
+# --------------------------------------------------------------------------------------
+# Central finite differences (float64)
+# --------------------------------------------------------------------------------------
+
+
+def central_differences_vjp(
+    function: Callable[[np.ndarray], np.ndarray], at: Any, gradient: Any, step: float = FD_STEP
+) -> np.ndarray:
+    """``d/d(at) sum(gradient * function(at))``, one element of ``at`` at a time.
+
+    Each element is moved by ``+- step``; the difference of the outputs is taken before
+    the contraction with ``gradient`` and divided by the step actually represented
+    (``(a + h) - (a - h)``), which keeps the rounding error near ``eps * |terms| / h``.
+    """
+    at = np.array(at, dtype=np.float64)
+    gradient = _f64(gradient)
+    result = np.empty_like(at)
+    for index in np.ndindex(at.shape):
+        plus, minus = at.copy(), at.copy()
+        plus[index] += step
+        minus[index] -= step
+        difference = _f64(function(plus)) - _f64(function(minus))
+        result[index] = np.sum(gradient * difference) / (plus[index] - minus[index])
+    return result
+
+
+def fd_linear_input_gradient(x, w, b, gradient) -> np.ndarray:
+    """dL/dx of ``L = sum(gradient * (x @ w + b))`` by central differences."""
+    return central_differences_vjp(lambda x_: linear_forward(x_, w, b), x, gradient)
+
+
+def fd_linear_parameter_gradients(x, w, b, gradient) -> tuple[np.ndarray, np.ndarray]:
+    """dL/dw and dL/db of ``L = sum(gradient * (x @ w + b))`` by central differences."""
+    grad_w = central_differences_vjp(lambda w_: linear_forward(x, w_, b), w, gradient)
+    grad_b = central_differences_vjp(lambda b_: linear_forward(x, w, b_), b, gradient)
+    return grad_w, grad_b
+
+
+def fd_relu_input_gradient(x, gradient) -> np.ndarray:
+    """dL/dx of ``L = sum(gradient * max(0, x))`` by central differences (x away from 0)."""
+    return central_differences_vjp(relu_forward, x, gradient)
+
+
+# --------------------------------------------------------------------------------------
+# torch.autograd (float64), imported lazily
+# --------------------------------------------------------------------------------------
+
+
+def torch_available() -> bool:
+    """Whether torch can be imported here (without importing it)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _tensor(array: Any, *, grad: bool = False):
+    torch = _torch()
+    return torch.tensor(_f64(array), dtype=torch.float64, requires_grad=grad)
+
+
+def torch_linear_gradients(x, w, b, gradient) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dL/dx, dL/dw, dL/db of ``L = sum(gradient * (x @ w + b))`` by torch.autograd."""
+    x_t, w_t, b_t = _tensor(x, grad=True), _tensor(w, grad=True), _tensor(b, grad=True)
+    (x_t @ w_t + b_t).backward(_tensor(gradient))
+    return x_t.grad.numpy(), w_t.grad.numpy(), b_t.grad.numpy()
+
+
+def torch_sgd_step(x, w, b, gradient, learn_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """``w`` and ``b`` after one ``torch.optim.SGD(lr=learn_rate)`` step on
+    ``L = sum(gradient * (x @ w + b))``."""
+    torch = _torch()
+    w_t, b_t = _tensor(w, grad=True), _tensor(b, grad=True)
+    optimizer = torch.optim.SGD([w_t, b_t], lr=learn_rate)
+    optimizer.zero_grad()
+    (_tensor(x) @ w_t + b_t).backward(_tensor(gradient))
+    optimizer.step()
+    return w_t.detach().numpy().copy(), b_t.detach().numpy().copy()
+
+
+def torch_relu_input_gradient(x, gradient) -> np.ndarray:
+    """dL/dx of ``L = sum(gradient * relu(x))`` by torch.autograd."""
+    torch = _torch()
+    x_t = _tensor(x, grad=True)
+    torch.relu(x_t).backward(_tensor(gradient))
+    return x_t.grad.numpy()
+
+
+# --------------------------------------------------------------------------------------
+# Steps graded by other tasks
+# --------------------------------------------------------------------------------------
+
+
+class EarlierSteps:
+    """Runs steps that other tasks grade (``forward`` before ``backward``) to set up a check.
+
+    Use ``with EarlierSteps() as earlier:`` around the check, and
+    ``earlier.run("MyLinearLayer.forward", layer.forward, x)`` for each such step. A
+    step that raises does not end the check: if the graded call then works and gives
+    the right result anyway, the check passes (the step's own task reports the bug);
+    if it does not, the check ends with :class:`PrerequisiteFailed` for the first
+    failed step ("this part can only be checked once it runs"), not with this task's
+    failure. A ``NotImplementedError`` of the graded call stays "not attempted".
+    """
+
+    def __init__(self) -> None:
+        self.failure: PrerequisiteFailed | None = None
+
+    def run(self, step: str, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)``, or ``None`` if it raised (the failure is remembered)."""
+        try:
+            with prerequisite(step):
+                return function(*args)
+        except PrerequisiteFailed as exc:
+            if self.failure is None:
+                self.failure = exc
+            return None
+
+    def __enter__(self) -> EarlierSteps:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        if exc is None or self.failure is None:
+            return False
+        if isinstance(exc, (NotImplementedError, NotAttempted, PrerequisiteFailed)):
+            return False
+        if not isinstance(exc, Exception):
+            return False  # KeyboardInterrupt, hypothesis' own control flow, ...
+        raise self.failure from exc
