@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from fmlgrade.spec.tasks import task_by_id
+from fmlgrade.spec.tasks import TASKS, task_by_id
 
 from .profiles import DEFAULT_PROFILE, PROFILES, load_profile
 from .results import CheckResult, classify
@@ -118,21 +118,29 @@ class GradingSession:
         self.results: dict[str, list[CheckResult]] = defaultdict(list)
         self._under_test = {
             solution.name: SubmissionUnderTest(
-                solution, reference, self._passed_tasks_of(solution.name), device
+                solution, reference, self._task_statuses_of(solution.name), device
             )
             for solution in self.solutions
         }
         load_profile(profile)
 
-    def _passed_tasks_of(self, name: str):
-        def passed() -> frozenset[str]:
+    def _task_statuses_of(self, name: str):
+        def statuses() -> dict[str, str]:
             by_task: dict[str, list[str]] = defaultdict(list)
             for check in self.results[name]:
                 if check.kind == "behaviour" and check.status != "skipped":
                     by_task[check.task].append(check.status)
-            return frozenset(t for t, s in by_task.items() if s and all(x == "passed" for x in s))
+            summary = {}
+            for task, seen in by_task.items():
+                if all(s == "passed" for s in seen):
+                    summary[task] = "passed"
+                elif all(s == "not_attempted" for s in seen):
+                    summary[task] = "not_attempted"
+                else:
+                    summary[task] = "failed"
+            return summary
 
-        return passed
+        return statuses
 
     def devices(self) -> list:
         """The parameter values of the ``device`` argument of torch checks."""
@@ -157,10 +165,15 @@ class GradingSession:
             metafunc.parametrize("device", self.devices(), scope="session")
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        def order(item: pytest.Item) -> int:
-            return 1 if task_by_id(_task_marker(item)).kind == "integration" else 0
+        position = {task.id: index for index, task in enumerate(TASKS)}
 
-        items.sort(key=order)  # stable: unit checks first, integration checks last
+        def order(item: pytest.Item) -> tuple[int, int]:
+            task = task_by_id(_task_marker(item))
+            return (1 if task.kind == "integration" else 0, position[task.id])
+
+        # Stable sort: unit checks in handout order, then integration checks. A
+        # task that borrows reference names thus only runs after their tasks.
+        items.sort(key=order)
 
     # -- recording -------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)

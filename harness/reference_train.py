@@ -86,6 +86,7 @@ SIMPLENET_IMAGE_SIZE = 224
 MIN_IMAGE_SIZE = 32
 DEFAULT_N_TRAIN = 100
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class ReferenceTrainError(Exception):
@@ -249,6 +250,8 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         )
     n_train = DEFAULT_N_TRAIN if args.n_train is None else args.n_train
     _at_least("--n-train", n_train, 1, "training images per class")
+    if args.out.exists() and not args.out.is_dir():
+        raise ReferenceTrainError(f"--out={str(args.out)!r} is a file, not a folder")
     device = _resolve_device(args.device)
     if args.pretrained:
         _check_pretrained_weights()
@@ -299,6 +302,7 @@ def synthetic_dataset(seed: int, n_train: int, n_test: int, cache: Path | None =
         temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
         try:
             generate_casting_dataset(temporary, n_train=n_train, n_test=n_test, seed=seed)
+            temporary.chmod(0o755)  # mkdtemp makes it private; the cache is not secret
             try:
                 temporary.rename(final)
             except OSError:
@@ -312,10 +316,16 @@ def synthetic_dataset(seed: int, n_train: int, n_test: int, cache: Path | None =
         raise ReferenceTrainError(f"{exc} (a damaged cache? delete {final})") from None
 
 
-def _dataset_root(settings: TrainSettings) -> Path:
+def _dataset_root(settings: TrainSettings, console: Any) -> Path:
     from fmlgrade.spec.data import DatasetLayoutError, find_dataset_root
 
     if settings.data is None:
+        name = f"casting-{settings.seed}-{settings.n_train}-{settings.n_test}"
+        if not (cache_folder() / name).is_dir():
+            console.print(
+                f"generating the synthetic casting set ({settings.n_train} train and "
+                f"{settings.n_test} test images per class) into {cache_folder() / name}"
+            )
         return synthetic_dataset(settings.seed, settings.n_train, settings.n_test).resolve()
     try:
         # Absolute: transfer_train runs in another current folder, and images load lazily.
@@ -491,9 +501,8 @@ def run_reference_training(settings: TrainSettings, console: Any = None) -> dict
     from .report import grader_version
 
     console = console or Console()
-    root = _dataset_root(settings)
+    root = _dataset_root(settings, console)
     out = settings.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
     device = settings.device
     epochs = settings.epochs
 
@@ -549,8 +558,14 @@ def run_reference_training(settings: TrainSettings, console: Any = None) -> dict
             )
             observed = recorder.observe(train_loader, val_loader, on_batch=advance)
             history = fit(model, *observed)
-            progress.update(task, total=batches_done)  # after an early stop, a full bar
             record = _model_record(name, image_size, history, recorder)
+            runs = record["epochs_run"]
+            progress.update(
+                task,
+                total=batches_done,  # after an early stop, a full bar
+                description=f"{name} {runs}/{epochs} epochs"
+                + (" (stopped early)" if runs < epochs else ""),
+            )
             record["test_accuracy"] = float(part3.evaluate_accuracy(model, test_loader, device))
             record["total_seconds"] = round(time.perf_counter() - started, 3)
             record["images"] = {
@@ -569,6 +584,7 @@ def run_reference_training(settings: TrainSettings, console: Any = None) -> dict
         models["SimpLeNet"]["function"] = "train"
 
         weights = "DEFAULT" if settings.pretrained else None
+        out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".checkpoints-", dir=out) as scratch:
             janitor = CheckpointJanitor(Path(scratch) / "checkpoints")
 
@@ -665,9 +681,12 @@ def reference_train_command(args: argparse.Namespace) -> int:
         console = Console()
         record = run_reference_training(settings, console)
         json_path, png_path = write_outputs(record, settings.out)
-    except ReferenceTrainError as exc:
+    except (ReferenceTrainError, OSError) as exc:
         print(f"fmlgrade: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fmlgrade: error: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     _summary(record, console)
     console.print(f"written: {json_path} and {png_path}")
     return 0

@@ -9,13 +9,16 @@ student code elsewhere without touching the spec.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from fmlgrade.spec.outcomes import NotAttempted
 from fmlgrade.spec.tasks import TASKS, Task
 
 from .solution import Solution
+
+if TYPE_CHECKING:
+    from .library_audit import LibraryAudit
 
 
 def _unit_tasks_grading(name: str) -> tuple[str, ...]:
@@ -29,12 +32,12 @@ class SubmissionUnderTest:
         self,
         solution: Solution,
         reference: Solution,
-        passed_tasks: Callable[[], frozenset[str]],
+        task_statuses: Callable[[], dict[str, str]],
         device_choice: str = "auto",
     ) -> None:
         self.solution = solution
         self.reference = reference
-        self._passed_tasks = passed_tasks
+        self._task_statuses = task_statuses
         self.device_choice = device_choice
 
     @property
@@ -65,19 +68,29 @@ class SubmissionUnderTest:
     def compose(self, task: Task) -> tuple[dict[str, Any], list[str]]:
         """The objects an integration task runs, and the names taken from the reference.
 
-        A student name is used when every unit task grading it passed;
-        otherwise the reference stands in, so the failure is charged to that
-        unit task alone. A task whose names the student defines none of is
-        not attempted.
+        Every name of the task must be defined and implemented by the student
+        (otherwise the task is not attempted; a name whose own tasks were all
+        not attempted, such as a stub raising ``NotImplementedError``, counts
+        as missing). A student name is used when every unit task
+        grading it passed; otherwise the reference stands in, so the failure
+        is charged to that unit task alone.
         """
-        if not any(self.solution.provides(name) for name in task.names):
-            raise NotAttempted(f"none of {', '.join(task.names)} is defined")
-        passed = self._passed_tasks()
+        statuses = self._task_statuses()
+
+        def attempted(name: str) -> bool:
+            own = _unit_tasks_grading(name)
+            stub = own and all(statuses.get(t) == "not_attempted" for t in own)
+            return self.solution.provides(name) and not stub
+
+        missing = [name for name in task.names if not attempted(name)]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            raise NotAttempted(f"{', '.join(missing)} {verb} not defined or not implemented")
         chosen: dict[str, Any] = {}
         replaced: list[str] = []
         for name in task.names:
             own_tasks = _unit_tasks_grading(name)
-            if self.solution.provides(name) and all(t in passed for t in own_tasks):
+            if all(statuses.get(t) == "passed" for t in own_tasks):
                 chosen[name] = self.solution.get(name)
             else:
                 chosen[name] = self.reference.get(name)
@@ -87,3 +100,28 @@ class SubmissionUnderTest:
     def source_files(self) -> frozenset[str]:
         """Files whose code is the student's (for the allowed-libraries audit)."""
         return self.solution.source_files()
+
+    @contextlib.contextmanager
+    def reached_libraries(
+        self, task: Task, *, also_allowed: Iterable[str] = ()
+    ) -> Iterator[LibraryAudit]:
+        """Record, while active, the calls student code makes into libraries ``task`` does not allow.
+
+        Allowed are ``task.libraries``, the standard library, the student's own
+        files, the skeleton (``fmlgrade.spec``) and the modules in
+        ``also_allowed`` (those of objects the check hands to student code, such
+        as a reference network). Yields the :class:`LibraryAudit`; read its
+        ``findings`` after the block. Only the modules loaded so far count as the
+        student's files: a lazily imported module (Part 2 of an installed
+        solution, say) has no code running yet, and loading it here would import
+        torch into a Part 1 run.
+        """
+        from .library_audit import LibraryAudit
+
+        files = frozenset(
+            module.__file__
+            for module in self.solution.modules
+            if getattr(module, "__file__", None)
+        )
+        with LibraryAudit(files, task.libraries, also_allowed=also_allowed) as audit:
+            yield audit

@@ -67,8 +67,8 @@ def assert_close(
     expected: Any,
     *,
     what: str,
-    rtol: float,
-    atol: float,
+    rtol: float | np.ndarray,
+    atol: float | np.ndarray,
     inputs: Mapping[str, Any] | None = None,
 ) -> None:
     """Check shape, then ``|actual - expected| <= atol + rtol * |expected|`` elementwise.

@@ -101,9 +101,7 @@ def find_dataset_root(path: str | Path) -> Path:
             ]
             missing = f"; {str(candidate)!r} lacks " + ", ".join(lacks)
             break
-    raise DatasetLayoutError(
-        f"no casting dataset found at {str(given)!r}: {_describe(given)}{missing}; {_EXPECTED}"
-    )
+    raise DatasetLayoutError(f"no casting dataset found at {str(given)!r}: {_describe(given)}{missing}; {_EXPECTED}")
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
@@ -134,9 +132,7 @@ class CastingDataset(Dataset):
         labels: list[float] = []
         for folder, label in CLASS_LABELS.items():
             found = sorted(
-                p
-                for p in (self.root / split / folder).iterdir()
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                p for p in (self.root / split / folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
             )
             files += found
             labels += [label] * len(found)

@@ -5,7 +5,8 @@ Decisions where the contract is open (see also the README's "Decisions"):
 
 * A task earns its points when every scoring check marked with its id passes
   (all or nothing by default; a rubric may turn on partial credit).
-* Integration tasks (1.5, 1.8, 2.3) run last. They compose the student's
+* Integration tasks (1.5, 1.8, 2.3) run last. They need every one of their
+  names defined (else they are not attempted) and compose the student's
   components, but a component whose own task did not pass is replaced by the
   reference version, so that one bug costs points in one task only.
 * 1.3 grades ``MyNeuralNet`` with reference layers placed in ``self.layers``;

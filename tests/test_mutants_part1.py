@@ -56,7 +56,9 @@ def test_mutant_is_caught_by_its_task_only(mutant: Mutant, tmp_path: Path) -> No
     report = _grade_source(apply(mutant), tmp_path)
     tasks = _part1(report)
     target = tasks[mutant.task]
-    wrongly_blamed = [t for t in PART1 if t != mutant.task and tasks[t].status != "passed"]
+    wrongly_blamed = [
+        t for t in PART1 if t != mutant.task and t not in mutant.blocks and tasks[t].status != "passed"
+    ]
     summary = _summary(report, feedback_for=(mutant.task, *wrongly_blamed))
     assert not report.problems, f"mutant {mutant.id} did not load cleanly:\n{summary}"
     assert target.status != "passed" and target.score < target.max_score, (
@@ -67,6 +69,10 @@ def test_mutant_is_caught_by_its_task_only(mutant: Mutant, tmp_path: Path) -> No
         f"mutant {mutant.id} ({mutant.description}) belongs to task {mutant.task}, but tasks "
         f"{', '.join(wrongly_blamed)} did not pass either:\n{summary}"
     )
+    for blocked in mutant.blocks:  # a crash may block a later step, but must be explained as such
+        assert tasks[blocked].status == "error" and "can only be checked once" in tasks[blocked].feedback, (
+            f"mutant {mutant.id}: task {blocked} must report that {mutant.task}'s step crashed:\n{summary}"
+        )
 
 
 @pytest.mark.parametrize(

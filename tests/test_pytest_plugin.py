@@ -67,7 +67,7 @@ def test_check_without_task_marker_is_a_usage_error(pytester: pytest.Pytester):
     result.stderr.fnmatch_lines(["*needs exactly one @pytest.mark.task*"])
 
 
-def test_integration_checks_run_after_unit_checks(pytester: pytest.Pytester):
+def test_checks_run_in_handout_order_integration_last(pytester: pytest.Pytester):
     pytester.makepyfile(
         test_order="""
         import pytest
@@ -78,18 +78,22 @@ def test_integration_checks_run_after_unit_checks(pytester: pytest.Pytester):
             ORDER.append("1.8")
 
         @pytest.mark.task("1.7")
-        def test_unit(submission):
+        def test_unit_later(submission):
             ORDER.append("1.7")
 
         @pytest.mark.task("1.6")
+        def test_unit_earlier(submission):
+            ORDER.append("1.6")
+
+        @pytest.mark.task("1.8")
         def test_zz_last(submission):
-            assert ORDER == ["1.7"], ORDER
+            assert ORDER == ["1.6", "1.7", "1.8"], ORDER
         """
     )
     student = pytester.path / "s.py"
     student.write_text("x = 1\n")
     result = pytester.runpytest_inprocess("-p", "fmlgrade.harness.pytest_plugin", "--solution", str(student))
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_installed_solutions_are_graded_without_solution_option(pytester: pytest.Pytester):

@@ -14,6 +14,7 @@ gradient of ones would hide transposition and summation bugs.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -67,46 +68,64 @@ def away_from_zero(low: float, high: float) -> st.SearchStrategy[float]:
     )
 
 
-def float_arrays(shape: tuple[int, ...], elements: st.SearchStrategy[float]) -> st.SearchStrategy[np.ndarray]:
+# Element strategies, built once: building strategies anew for every example is a
+# large part of the cost of an example.
+_INPUTS = finite_floats(INPUT_MAX)
+_WEIGHTS = finite_floats(WEIGHT_MAX)
+_NONZERO_GRADIENTS = away_from_zero(0.1, WEIGHT_MAX)
+_AWAY_FROM_KINK = away_from_zero(KINK_MARGIN, INPUT_MAX)
+_ANY_RELU_INPUT = st.one_of(st.just(0.0), _AWAY_FROM_KINK, _INPUTS)
+
+
+@cache
+def float_arrays(
+    shape: tuple[int, ...], elements: st.SearchStrategy[float]
+) -> st.SearchStrategy[np.ndarray]:
     """float64 arrays of ``shape`` whose elements are all drawn from ``elements``, one by one."""
     return hnp.arrays(np.float64, shape, elements=elements, fill=st.nothing())
 
 
 def input_batches(batch: int, width: int) -> st.SearchStrategy[np.ndarray]:
     """Input batches x ``(batch, width)`` with elements in [-INPUT_MAX, INPUT_MAX]."""
-    return float_arrays((batch, width), finite_floats(INPUT_MAX))
+    return float_arrays((batch, width), _INPUTS)
 
 
 def weights(n_in: int, n_out: int) -> st.SearchStrategy[np.ndarray]:
     """Weight matrices w ``(n_in, n_out)`` with elements in [-WEIGHT_MAX, WEIGHT_MAX]."""
-    return float_arrays((n_in, n_out), finite_floats(WEIGHT_MAX))
+    return float_arrays((n_in, n_out), _WEIGHTS)
 
 
 def biases(n_out: int) -> st.SearchStrategy[np.ndarray]:
     """Bias vectors b ``(n_out,)`` with elements in [-WEIGHT_MAX, WEIGHT_MAX]."""
-    return float_arrays((n_out,), finite_floats(WEIGHT_MAX))
+    return float_arrays((n_out,), _WEIGHTS)
 
 
 def upstream_gradients(batch: int, width: int) -> st.SearchStrategy[np.ndarray]:
-    """Upstream gradients dL/d(output) ``(batch, width)``: random elements, never all ones by design."""
-    return float_arrays((batch, width), finite_floats(WEIGHT_MAX))
+    """Upstream gradients dL/d(output) ``(batch, width)``, elements drawn one by one
+    from [-WEIGHT_MAX, WEIGHT_MAX] (random, not ones: ones hide transposition bugs)."""
+    return float_arrays((batch, width), _WEIGHTS)
 
 
 def nonzero_gradients(batch: int, width: int) -> st.SearchStrategy[np.ndarray]:
     """Upstream gradients without zeros (magnitudes in [0.1, WEIGHT_MAX]), for ratio checks."""
-    return float_arrays((batch, width), away_from_zero(0.1, WEIGHT_MAX))
+    return float_arrays((batch, width), _NONZERO_GRADIENTS)
 
 
 def relu_inputs(batch: int, width: int) -> st.SearchStrategy[np.ndarray]:
     """ReLU inputs away from the kink: ``sign * m``, ``m`` in [KINK_MARGIN, INPUT_MAX]."""
-    return float_arrays((batch, width), away_from_zero(KINK_MARGIN, INPUT_MAX))
+    return float_arrays((batch, width), _AWAY_FROM_KINK)
+
+
+@cache
+def _masks(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    return hnp.arrays(np.bool_, shape, elements=st.booleans(), fill=st.nothing())
 
 
 @st.composite
 def relu_inputs_with_zeros(draw, batch: int, width: int) -> np.ndarray:
     """ReLU inputs with at least one exact 0; the other elements stay away from the kink."""
     x = draw(relu_inputs(batch, width))
-    zeros = draw(hnp.arrays(np.bool_, (batch, width), elements=st.booleans(), fill=st.nothing()))
+    zeros = draw(_masks((batch, width)))
     first = draw(st.integers(0, batch * width - 1))
     zeros.flat[first] = True
     x[zeros] = 0.0
@@ -115,13 +134,12 @@ def relu_inputs_with_zeros(draw, batch: int, width: int) -> np.ndarray:
 
 def any_relu_inputs(batch: int, width: int) -> st.SearchStrategy[np.ndarray]:
     """ReLU inputs of every kind: positive, negative and exact zeros."""
-    elements = st.one_of(st.just(0.0), away_from_zero(KINK_MARGIN, INPUT_MAX), finite_floats(INPUT_MAX))
-    return float_arrays((batch, width), elements)
+    return float_arrays((batch, width), _ANY_RELU_INPUT)
 
 
 def targets(batch: int) -> st.SearchStrategy[np.ndarray]:
     """Regression targets y ``(batch, 1)``."""
-    return float_arrays((batch, 1), finite_floats(INPUT_MAX))
+    return float_arrays((batch, 1), _INPUTS)
 
 
 def learning_rates() -> st.SearchStrategy[float]:
@@ -228,9 +246,122 @@ def net_cases(draw) -> NetCase:
 
 # --- images and kernels (tasks 1.6-1.8) ---
 
+# Sizes stay small on purpose: an example costs about a millisecond even for a convolution
+# written with Python loops, and a shrunk counterexample fits on a screen. They also stay
+# far below the 60 x 51 example image of 1.8, so a solution that only works for small
+# images (a fixed-size buffer, say) is caught by 1.8 alone.
 
-def image_batches(nonzero=False):
-    """Image batches ``(B, h, w, F)``; ``nonzero=True`` keeps every pixel in [0.5, 5]."""
-    elements = st.floats(0.5, 5) if nonzero else st.floats(-5, 5, allow_subnormal=False)
-    shapes = st.tuples(st.integers(1, 3), st.integers(1, 6), st.integers(1, 6), st.integers(1, 3))
-    return shapes.flatmap(lambda sh: hnp.arrays(np.float64, sh, elements=elements))
+#: Largest number of images in a batch (B).
+MAX_IMAGES = 2
+#: Largest number of filters (channels) F, F_in and F_out; drawn independently, so that
+#: F_in != F_out in two examples of three (a swap of the channel axes shows only then).
+MAX_FILTERS = 3
+#: Largest image side (h and w, drawn independently) given to add_padding.
+MAX_SIDE = 6
+#: Largest padding P drawn (the padded side is then at most MAX_SIDE + 2 * 3 = 12).
+MAX_PADDING = 3
+#: Largest kernel size K and stride S of convolve.
+MAX_KERNEL = 4
+MAX_STRIDE = 3
+#: Largest side H, W of an (already padded) image given to convolve: K <= H, W <= this, so
+#: an output side (H - K) // S + 1 is at most 8.
+MAX_PADDED_SIDE = 8
+#: Bound on the magnitude of pixels and kernel entries.
+PIXEL_MAX = 5.0
+
+_PIXELS = finite_floats(PIXEL_MAX)
+_NONZERO_PIXELS = away_from_zero(0.5, PIXEL_MAX)
+
+
+def image_shapes(max_side: int = MAX_SIDE) -> st.SearchStrategy[tuple[int, int, int, int]]:
+    """``(B, h, w, F)`` with every size drawn on its own (so h != w in most examples)."""
+    return st.tuples(
+        st.integers(1, MAX_IMAGES),
+        st.integers(1, max_side),
+        st.integers(1, max_side),
+        st.integers(1, MAX_FILTERS),
+    )
+
+
+def image_batches(nonzero: bool = False) -> st.SearchStrategy[np.ndarray]:
+    """Image batches ``(B, h, w, F)``, float64, pixels in [-PIXEL_MAX, PIXEL_MAX].
+
+    ``nonzero=True`` keeps every pixel at least 0.5 away from 0 (either sign), so that a
+    zero in a padded result can only come from the padding.
+    """
+    elements = _NONZERO_PIXELS if nonzero else _PIXELS
+    return image_shapes().flatmap(lambda shape: float_arrays(shape, elements))
+
+
+def paddings(min_padding: int = 0) -> st.SearchStrategy[int]:
+    """Paddings P from ``min_padding`` to MAX_PADDING."""
+    return st.integers(min_padding, MAX_PADDING)
+
+
+class ConvCase(NamedTuple):
+    """One convolution example: ``kernels`` ``(K, K, F_in, F_out)``, already padded
+    ``images`` ``(B, H, W, F_in)`` with ``K <= H, W``, and an integer ``stride`` >= 1."""
+
+    kernels: np.ndarray
+    images: np.ndarray
+    stride: int
+
+
+@st.composite
+def convolution_cases(draw) -> ConvCase:
+    """A :class:`ConvCase`; every size is drawn on its own.
+
+    K from 1 to MAX_KERNEL, S from 1 to MAX_STRIDE, then H and W from K to
+    MAX_PADDED_SIDE: ``H - K`` ranges over 0..7 while S <= 3, so S fails to divide
+    ``H - K`` in about half the examples (where floor and ceil of ``(H - K) / S`` differ),
+    and ``S > H - K`` (a single output row) happens often too.
+    """
+    K = draw(st.integers(1, MAX_KERNEL))
+    stride = draw(st.integers(1, MAX_STRIDE))
+    B = draw(st.integers(1, MAX_IMAGES))
+    H = draw(st.integers(K, MAX_PADDED_SIDE))
+    W = draw(st.integers(K, MAX_PADDED_SIDE))
+    F_in = draw(st.integers(1, MAX_FILTERS))
+    F_out = draw(st.integers(1, MAX_FILTERS))
+    return ConvCase(
+        kernels=draw(float_arrays((K, K, F_in, F_out), _PIXELS)),
+        images=draw(float_arrays((B, H, W, F_in), _PIXELS)),
+        stride=stride,
+    )
+
+
+# --- training schedules (task 1.4) ---
+
+#: Largest number of training points N for the bookkeeping checks of train_myneuralnet.
+MAX_TRAINING_POINTS = 24
+#: Largest number of epochs drawn.
+MAX_EPOCHS = 3
+
+
+class TrainingSchedule(NamedTuple):
+    """Arguments of ``train_myneuralnet(net, epochs, batch_size, learn_rate, N)`` (without net)."""
+
+    epochs: int
+    batch_size: int
+    learn_rate: float
+    N: int
+
+
+@st.composite
+def training_schedules(draw) -> TrainingSchedule:
+    """A small :class:`TrainingSchedule`: N from 1 to MAX_TRAINING_POINTS, epochs from 1 to
+    MAX_EPOCHS, and a batch size from 1 to N + 2, so that it fails to divide N in most
+    examples (a last, smaller batch) and sometimes exceeds N (one batch of all points).
+    The learning rate is in [0.001, 0.05], never the 0.01 of the handout's schedule, so
+    that a hard-coded handout value is visible.
+    """
+    N = draw(st.integers(1, MAX_TRAINING_POINTS))
+    batch_size = draw(st.integers(1, N + 2))
+    epochs = draw(st.integers(1, MAX_EPOCHS))
+    learn_rate = draw(
+        st.one_of(
+            st.floats(0.001, 0.009, allow_nan=False, allow_infinity=False, width=64),
+            st.floats(0.011, 0.05, allow_nan=False, allow_infinity=False, width=64),
+        )
+    )
+    return TrainingSchedule(epochs=epochs, batch_size=batch_size, learn_rate=learn_rate, N=N)

@@ -166,7 +166,10 @@ def _check_update(layer, case: s.LinearCase, grad_w, grad_b, oracle: str) -> Non
 @pytest.mark.task("1.1c")
 @given(case=s.linear_cases())
 def test_update_matches_finite_differences(submission, case):
-    """update takes one gradient-descent step, w -= lr * x.T @ gradient and b -= lr * gradient summed over the batch (checked by finite differences)."""
+    """update takes one gradient-descent step: w -= lr * x.T @ gradient, b -= lr * gradient summed over the batch.
+
+    The expected gradients are central finite differences of sum(gradient * (x @ w + b)).
+    """
     grad_w, grad_b = o.fd_linear_parameter_gradients(case.x, case.w, case.b, case.gradient)
     _check_update(_layer(submission, case), case, grad_w, grad_b, "central finite differences")
 

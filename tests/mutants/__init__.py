@@ -38,6 +38,9 @@ class Mutant:
     old: str
     #: The student's version of that text.
     new: str
+    #: Tasks the mistake makes impossible to check, because a step they need crashes
+    #: (the contract allows this); they must report an error of that prerequisite.
+    blocks: tuple[str, ...] = ()
 
     @property
     def part(self) -> int:

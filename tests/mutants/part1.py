@@ -19,6 +19,17 @@ from . import Mutant
 
 __all__ = ["MUTANTS", "by_id"]
 
+#: The loop of convolve, from the allocation of the output to the return.
+_CONVOLVE_LOOP = (
+    "    out = np.zeros((B, h_out, w_out, F_out), dtype=np.result_type(kernels, images))\n"
+    "    for p in range(h_out):\n"
+    "        for q in range(w_out):\n"
+    "            s, t = p * stride, q * stride\n"
+    "            window = images[:, s : s + K, t : t + K, :]  # (B, K, K, F_in)\n"
+    "            # Sum over i, j and f_in for every image and every output filter at once.\n"
+    "            out[:, p, q, :] = np.tensordot(window, kernels, axes=([1, 2, 3], [0, 1, 2]))\n"
+    "    return out\n"
+)
 #: The constructor line of MyNeuralNet (skeleton code, as in the handout).
 _NET_LAYERS = (
     "        self.layers = [MyLinearLayer(1, n_hidden), MyReLU(), MyLinearLayer(n_hidden, 1)]\n"
@@ -176,6 +187,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         id="net-forward-discards-outputs",
         task="1.3a",
+        blocks=("1.3b",),
         description="calls layer.forward(x) without assigning the result, so x never changes",
         old=(
             "        for layer in self.layers:\n"
@@ -189,6 +201,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         id="net-forward-reversed",
         task="1.3a",
+        blocks=("1.3b",),
         description="runs the layers in reverse order",
         old=(
             "        for layer in self.layers:\n"
@@ -284,6 +297,16 @@ MUTANTS: tuple[Mutant, ...] = (
         description="range(epochs - 1): one epoch too few",
         old="    for _ in range(epochs):\n",
         new="    for _ in range(epochs - 1):\n",
+    ),
+    Mutant(
+        id="train-targets-not-shuffled",
+        task="1.4",
+        description=(
+            "shuffles the inputs but takes the targets in data order: x[batch] is paired "
+            "with y[start : start + batch_size]"
+        ),
+        old="            x_batch, y_batch = x[batch], y[batch]\n",
+        new="            x_batch, y_batch = x[batch], y[start : start + batch_size]\n",
     ),
     # ---------------------------------------------------------------- 1.5
     Mutant(
@@ -417,11 +440,13 @@ MUTANTS: tuple[Mutant, ...] = (
             "it; the 60x51 example image overflows it. 1.7 draws images of a few pixels per "
             "side, whose outputs always fit in the buffer, so only 1.8 sees it"
         ),
-        old=(
-            "    out = np.zeros((B, h_out, w_out, F_out), dtype=np.result_type(kernels, images))\n"
-        ),
+        old=_CONVOLVE_LOOP,
         new=(
+            "    # one buffer big enough for every output (the test images are tiny)\n"
             "    out = np.zeros((B, 16, 16, F_out), dtype=np.result_type(kernels, images))\n"
+            + _CONVOLVE_LOOP.split("\n", 1)[1].replace(
+                "    return out\n", "    return out[:, :h_out, :w_out, :]\n"
+            )
         ),
     ),
     Mutant(

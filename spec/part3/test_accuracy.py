@@ -1,0 +1,97 @@
+"""Task 3.6: ``evaluate_accuracy(model, test_loader, device)``.
+
+The model is a stand-in that returns preset probabilities (one per sample,
+found by the sample's index, whatever the batch), so the expected accuracy
+is known exactly: the fraction of samples whose ``output > 0.5`` agrees with
+``label == 1``. Outputs are drawn from values around the threshold, exactly
+0.5 included (not a positive prediction: the contract says ``> 0.5``). The
+loaders have an uneven last batch (an accuracy averaged over batches is then
+wrong). The stand-in records the mode and whether gradients were enabled at
+every forward: it is handed over in train mode and must see eval mode and no
+gradients.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from fmlgrade.spec.part3 import helpers as h
+
+pytestmark = pytest.mark.task("3.6")
+
+#: Outputs around the 0.5 cut-off, 0.5 itself included.
+_OUTPUTS = (0.0, 0.1, 0.3, 0.49, 0.5, 0.51, 0.8, 1.0)
+#: The fraction is a ratio of counts; float32 arithmetic on the way is exact to ~1e-7.
+ATOL = 1e-6
+
+
+@st.composite
+def accuracy_cases(draw) -> tuple[list[float], list[float], int]:
+    """(outputs, labels, batch_size) with a smaller last batch."""
+    batch_size = draw(st.integers(2, 7))
+    full_batches = draw(st.integers(1, 4))
+    rest = draw(st.integers(1, batch_size - 1))
+    n = full_batches * batch_size + rest
+    outputs = draw(st.lists(st.sampled_from(_OUTPUTS), min_size=n, max_size=n))
+    labels = draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n))
+    return outputs, labels, batch_size
+
+
+def expected_accuracy(outputs: list[float], labels: list[float]) -> float:
+    """The contract's accuracy: share of samples with (output > 0.5) == (label == 1)."""
+    hits = [(o > 0.5) == (y == 1.0) for o, y in zip(outputs, labels, strict=True)]
+    return sum(hits) / len(hits)
+
+
+def _run(submission, device, outputs, labels, batch_size):
+    evaluate_accuracy = submission.require("evaluate_accuracy")
+    model = h.PresetOutputModel(outputs).to(device)
+    model.train()
+    loader = h.index_loader(labels, batch_size)
+    result = evaluate_accuracy(model, loader, device)
+    call = (
+        f"evaluate_accuracy(model, test_loader, {str(device)!r}) with model outputs {outputs!r}, "
+        f"labels {labels!r} and batch_size={batch_size}"
+    )
+    return model, result, call
+
+
+@given(case=accuracy_cases())
+@example(case=([0.5, 0.9, 0.2], [1.0, 1.0, 0.0], 2))
+@example(case=([0.9, 0.1, 0.8, 0.3, 0.7], [1.0, 0.0, 0.0, 0.0, 0.0], 4))
+def test_fraction_of_correct_samples(submission, device, case):
+    """The result is the fraction of samples with (output > 0.5) == (label == 1), over samples."""
+    outputs, labels, batch_size = case
+    _, result, call = _run(submission, device, outputs, labels, batch_size)
+    if isinstance(result, bool) or not isinstance(result, (numbers.Real, np.floating)):
+        raise AssertionError(f"{call}: must return a float, got {type(result).__name__} {result!r}")
+    expected = expected_accuracy(outputs, labels)
+    if not abs(float(result) - expected) <= ATOL:
+        right = round(expected * len(labels))
+        raise AssertionError(
+            f"{call}: expected {expected:.6g} ({right} of {len(labels)} samples right; an output "
+            f"of exactly 0.5 predicts 0), got {float(result):.6g}"
+        )
+
+
+def test_evaluates_in_eval_mode_without_gradients(submission, device):
+    """The model is put in eval mode, and its forward runs without gradients."""
+    outputs = [0.9, 0.2, 0.6, 0.4, 0.7]
+    labels = [1.0, 0.0, 0.0, 1.0, 1.0]
+    model, _, call = _run(submission, device, outputs, labels, 2)
+    if not model.calls:
+        raise AssertionError(f"{call}: the model was never called")
+    if any(training for training, _ in model.calls):
+        raise AssertionError(
+            f"{call}: the model was still in train mode during evaluation; call model.eval() first"
+        )
+    if any(grad for _, grad in model.calls):
+        raise AssertionError(
+            f"{call}: the forward passes ran with gradients enabled; evaluate inside "
+            f"torch.no_grad()"
+        )

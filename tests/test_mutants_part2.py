@@ -1,0 +1,130 @@
+"""Meta-tests: the Part 2 checks catch realistic mistakes, each in its own task.
+
+Every mutant of ``tests/mutants/part2.py`` is written to a fresh file and
+graded like a student's submission (profile ``quick``, Part 2 only). The
+grader must fail the mutant's task and pass every other Part 2 task. The
+correct variants (``EQUIVALENTS``) and both installed solutions must get full
+Part 2 marks. 2.3 has no mutant by design (see ``tests/mutants/part2.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from mutants import Mutant, apply  # noqa: E402
+from mutants.part2 import EQUIVALENTS, MUTANTS  # noqa: E402
+
+import fmlgrade.solutions.alternative.part2 as alternative_part2  # noqa: E402
+import fmlgrade.solutions.reference.part2 as reference_part2  # noqa: E402
+from fmlgrade.harness.grading import grade_paths  # noqa: E402
+from fmlgrade.harness.report import Report  # noqa: E402
+from fmlgrade.spec.tasks import tasks_of_part  # noqa: E402
+
+pytestmark = pytest.mark.meta
+
+PART2 = tuple(task.id for task in tasks_of_part(2))
+UNIT_TASKS = tuple(task.id for task in tasks_of_part(2) if task.kind == "unit")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Two xdist workers on two cores: torch's OpenMP threads would fight over them."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _part2(report: Report) -> dict:
+    return {task.id: task for task in report.tasks if task.id in PART2}
+
+
+def _summary(report: Report, *, feedback_for: tuple[str, ...] = ()) -> str:
+    """One line per Part 2 task (status and points), with the feedback of the named tasks."""
+    lines = []
+    for task_id, task in _part2(report).items():
+        lines.append(f"  {task_id:5} {task.status:14} {task.score:g}/{task.max_score:g}")
+    for task_id, task in _part2(report).items():
+        if task_id in feedback_for and task.feedback:
+            feedback = task.feedback if len(task.feedback) < 2000 else task.feedback[:2000] + " ..."
+            lines.append(f"--- feedback of {task_id}:\n{feedback}")
+    for problem in report.problems:
+        lines.append(f"problem: {problem}")
+    return "\n".join(lines)
+
+
+def _grade_source(source: str, folder: Path, *, profile: str = "quick") -> Report:
+    path = folder / "student.py"
+    path.write_text(source, encoding="utf-8")
+    return grade_paths([path], profile=profile, parts=(2,))
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
+def test_mutant_is_caught_by_its_task_only(mutant: Mutant, tmp_path: Path) -> None:
+    report = _grade_source(apply(mutant), tmp_path)
+    tasks = _part2(report)
+    target = tasks[mutant.task]
+    wrongly_blamed = [t for t in PART2 if t != mutant.task and tasks[t].status != "passed"]
+    summary = _summary(report, feedback_for=(mutant.task, *wrongly_blamed))
+    assert not report.problems, f"mutant {mutant.id} did not load cleanly:\n{summary}"
+    assert target.status != "passed" and target.score < target.max_score, (
+        f"mutant {mutant.id} ({mutant.description}) was not caught by task {mutant.task}:\n"
+        f"{summary}"
+    )
+    assert not wrongly_blamed, (
+        f"mutant {mutant.id} ({mutant.description}) belongs to task {mutant.task}, but tasks "
+        f"{', '.join(wrongly_blamed)} did not pass either:\n{summary}"
+    )
+
+
+@pytest.mark.parametrize("variant", EQUIVALENTS, ids=[m.id for m in EQUIVALENTS])
+def test_correct_variant_gets_full_marks(variant: Mutant, tmp_path: Path) -> None:
+    report = _grade_source(apply(variant), tmp_path)
+    not_passed = tuple(t for t, task in _part2(report).items() if task.status != "passed")
+    assert not not_passed and not report.problems, (
+        f"the correct variant {variant.id} ({variant.description}) must get full Part 2 marks:\n"
+        f"{_summary(report, feedback_for=not_passed)}"
+    )
+
+
+@pytest.mark.parametrize(
+    "module", [reference_part2, alternative_part2], ids=["reference", "alternative"]
+)
+def test_solutions_get_full_part2_marks(module) -> None:
+    report = grade_paths([Path(module.__file__)], profile="grade", parts=(2,))
+    tasks = _part2(report)
+    not_passed = tuple(t for t, task in tasks.items() if task.status != "passed")
+    assert not not_passed and not report.problems, (
+        f"{module.__name__} must get full marks on Part 2 under the grade profile:\n"
+        f"{_summary(report, feedback_for=not_passed)}"
+    )
+    assert sum(task.score for task in tasks.values()) == sum(
+        task.max_score for task in tasks.values()
+    )
+
+
+def test_grading_a_mutant_is_deterministic(tmp_path: Path) -> None:
+    mutant = next(m for m in MUTANTS if m.id == "forward-missing-relu")
+    source = apply(mutant)
+    first = _grade_source(source, tmp_path)
+    second = _grade_source(source, tmp_path)
+    assert first.to_dict() == second.to_dict(), (
+        f"grading {mutant.id} twice gave different reports:\n"
+        f"first:\n{_summary(first, feedback_for=PART2)}\nsecond:\n"
+        f"{_summary(second, feedback_for=PART2)}"
+    )
+
+
+def test_mutant_catalogue_is_well_formed() -> None:
+    ids = [m.id for m in MUTANTS + EQUIVALENTS]
+    assert len(ids) == len(set(ids)), "mutant ids must be unique"
+    for task_id in UNIT_TASKS:
+        count = sum(m.task == task_id for m in MUTANTS)
+        assert count >= 2, f"task {task_id} needs at least two mutants, has {count}"
+    for mutant in MUTANTS + EQUIVALENTS:
+        assert mutant.part == 2 and mutant.description
+        apply(mutant)  # raises MutantError if the reference no longer contains the snippet
