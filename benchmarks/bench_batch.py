@@ -19,9 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fmlgrade.harness.batch import BatchSettings, grade_class  # noqa: E402
 from mutants import apply  # noqa: E402
 from mutants.part1 import MUTANTS  # noqa: E402
+
+from fmlgrade.harness.batch import BatchSettings, grade_class  # noqa: E402
 
 SAMPLE = ROOT / "fixtures" / "submissions" / "sample_student.py"
 

@@ -117,7 +117,9 @@ def run_source(source: SourceFile, module_name: str) -> tuple[ModuleType, list[s
 def submission_files(path: Path) -> list[Path]:
     """The files of one submission path: the file itself, or a folder's files in name order."""
     if not path.exists():
-        raise SubmissionError(f"{path}: no such file or folder; give the path of a .py file, a notebook or a folder of them")
+        raise SubmissionError(
+            f"{path}: no such file or folder; give the path of a .py file, a notebook or a folder of them"
+        )
     if path.is_file():
         return [path]
     files = []

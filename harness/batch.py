@@ -144,10 +144,12 @@ def grade_one(path: Path, out: Path, settings: BatchSettings) -> Outcome:
     if report_path.exists():
         report = Report.from_dict(json.loads(report_path.read_text()))
     elif code is None:
-        report = _failed_report(name, "timeout", f"grading took longer than {settings.timeout:g} s and was stopped", settings.profile)
+        message = f"grading took longer than {settings.timeout:g} s and was stopped"
+        report = _failed_report(name, "timeout", message, settings.profile)
     else:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
-        report = _failed_report(name, "error", f"the grader process ended with code {code}: {tail[0]}", settings.profile)
+        message = f"the grader process ended with code {code}: {tail[0]}"
+        report = _failed_report(name, "error", message, settings.profile)
     if not report_path.exists():
         report.write_json(report_path)
     if not results_path.exists():

@@ -286,46 +286,28 @@ def cache_folder() -> Path:
 def synthetic_dataset(seed: int, n_train: int, n_test: int, cache: Path | None = None) -> Path:
     """The root (holding ``train/`` and ``test/``) of a cached synthetic casting set.
 
-    Generated once into ``<cache>/casting-<seed>-<n_train>-<n_test>`` and reused
-    afterwards. It is written into a temporary sibling folder and renamed into
-    place, so an interrupted run never leaves a half-written set that a later
-    run would take for complete; when two runs race, the loser's copy is
-    dropped (the images are identical).
+    Generated once into the cache folder (``cache_folder()`` by default) by
+    :func:`fmlgrade.fixtures.casting.cached_casting_dataset` and reused afterwards.
     """
-    from fmlgrade.fixtures.casting import generate_casting_dataset
+    from fmlgrade.fixtures.casting import cached_casting_dataset
     from fmlgrade.spec.data import DatasetLayoutError, find_dataset_root
 
     parent = cache_folder() if cache is None else cache
-    final = parent / f"casting-{seed}-{n_train}-{n_test}"
-    if not final.is_dir():
-        parent.mkdir(parents=True, exist_ok=True)
-        temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
-        try:
-            generate_casting_dataset(temporary, n_train=n_train, n_test=n_test, seed=seed)
-            temporary.chmod(0o755)  # mkdtemp makes it private; the cache is not secret
-            try:
-                temporary.rename(final)
-            except OSError:
-                if not final.is_dir():  # not a lost race: a real problem
-                    raise
-        finally:
-            shutil.rmtree(temporary, ignore_errors=True)
+    root = cached_casting_dataset(n_train=n_train, n_test=n_test, seed=seed, cache=parent)
     try:
-        return find_dataset_root(final)
+        return find_dataset_root(root)
     except DatasetLayoutError as exc:
-        raise ReferenceTrainError(f"{exc} (a damaged cache? delete {final})") from None
+        raise ReferenceTrainError(f"{exc} (a damaged cache? delete {root.parent})") from None
 
 
 def _dataset_root(settings: TrainSettings, console: Any) -> Path:
     from fmlgrade.spec.data import DatasetLayoutError, find_dataset_root
 
     if settings.data is None:
-        name = f"casting-{settings.seed}-{settings.n_train}-{settings.n_test}"
-        if not (cache_folder() / name).is_dir():
-            console.print(
-                f"generating the synthetic casting set ({settings.n_train} train and "
-                f"{settings.n_test} test images per class) into {cache_folder() / name}"
-            )
+        console.print(
+            f"synthetic casting set: {settings.n_train} train and {settings.n_test} test images "
+            f"per class, cached under {cache_folder()} (generated on first use)"
+        )
         return synthetic_dataset(settings.seed, settings.n_train, settings.n_test).resolve()
     try:
         # Absolute: transfer_train runs in another current folder, and images load lazily.

@@ -7,6 +7,7 @@ hypothesis found, and where in their own file an exception came from.
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -14,9 +15,7 @@ from typing import Literal
 
 from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed
 
-try:  # Python 3.10 has no built-in exception groups; hypothesis brings the backport.
-    BaseExceptionGroup
-except NameError:  # pragma: no cover - Python 3.10
+if sys.version_info < (3, 11):  # pragma: no cover - hypothesis brings the backport
     from exceptiongroup import BaseExceptionGroup
 
 CheckStatus = Literal["passed", "failed", "error", "not_attempted", "skipped", "timeout"]

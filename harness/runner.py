@@ -7,9 +7,9 @@ them over the given solutions, and the recorded checks come back as data.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
-import contextlib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path

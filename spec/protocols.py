@@ -45,7 +45,7 @@ class MyReLU(LayerLike, Protocol):
 
 
 class MyNeuralNet(Protocol):
-    """1.3: ``layers = [MyLinearLayer(1, n), MyReLU(), MyLinearLayer(n, 1)]``; backward(y) starts from ``(h - y) / B``."""
+    """1.3: ``layers = [Linear(1, n), ReLU(), Linear(n, 1)]``; backward(y) starts from ``(h - y) / B``."""
 
     layers: list[LayerLike]
 
@@ -68,7 +68,7 @@ class AddPadding(Protocol):
 
 
 class Convolve(Protocol):
-    """1.7: ``kernels (K, K, F_in, F_out)``, padded ``images (B, H, W, F_in)`` -> ``(B, (H-K)//S+1, (W-K)//S+1, F_out)``."""
+    """1.7: kernels ``(K, K, F_in, F_out)``, padded images ``(B, H, W, F_in)`` -> ``(B, H_out, W_out, F_out)``."""
 
     def __call__(self, kernels: np.ndarray, images: np.ndarray, stride: int) -> np.ndarray: ...
 

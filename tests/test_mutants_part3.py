@@ -7,7 +7,7 @@ reference and alternative solutions must get full Part 3 marks under the
 ``grade`` profile.
 
 Each grading builds two VGG-11 models (``AdaptedVGG`` and
-``DropoutAdaptedVGG``, ~2.5 s and ~500 MB each, one at a time), so these are
+``DropoutAdaptedVGG``, ~1.2 s of CPU and ~500 MB each, one at a time), so these are
 the slowest meta-tests; they are meant to run under ``pytest -n 2``.
 """
 

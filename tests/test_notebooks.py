@@ -44,7 +44,11 @@ def test_definitions_kept_and_work_left_out(tmp_path):
 def test_cell_magic_and_syntax_error_cells_are_left_out(tmp_path):
     path = write_notebook(
         tmp_path / "nb.ipynb",
-        ["%%time\ndef convolve(k, i, s):\n    return 1", "def add_padding(i, p)\n    return 0", "def add_padding(i, p):\n    return 3"],
+        [
+            "%%time\ndef convolve(k, i, s):\n    return 1",
+            "def add_padding(i, p)\n    return 0",
+            "def add_padding(i, p):\n    return 3",
+        ],
     )
     solution = submission_from_paths([path])
     assert not solution.provides("convolve")

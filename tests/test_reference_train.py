@@ -69,7 +69,7 @@ def test_tiny_run_writes_a_png_and_leaves_no_checkpoints_or_temporaries(tiny_run
     _, out, cache = tiny_run
     assert (out / "learning-curves.png").read_bytes()[:8] == PNG_MAGIC
     assert sorted(p.name for p in out.iterdir()) == ["learning-curves.png", "reference-train.json"]
-    assert [p.name for p in (cache / "fmlgrade").iterdir()] == ["casting-0-6-2"]
+    assert [p.name for p in (cache / "fmlgrade").iterdir()] == ["casting-train6-test2-size300-seed0"]
 
 
 def _tiny_loaders(tmp_path: Path, image_size: int):
@@ -151,12 +151,12 @@ def test_synthetic_set_is_generated_once_and_never_left_half_written(tmp_path, m
 
     monkeypatch.setattr(casting, "generate_casting_dataset", real)
     root = rt.synthetic_dataset(3, 1, 1, cache=tmp_path)
-    assert root == tmp_path / "casting-3-1-1" / "casting_data"
+    assert root == tmp_path / "casting-train1-test1-size300-seed3" / "casting_data"
     assert len(list(root.rglob("*.jpeg"))) == 4
 
     monkeypatch.setattr(casting, "generate_casting_dataset", broken)  # a reuse never regenerates
     assert rt.synthetic_dataset(3, 1, 1, cache=tmp_path) == root
-    assert [p.name for p in tmp_path.iterdir()] == ["casting-3-1-1"]
+    assert [p.name for p in tmp_path.iterdir()] == ["casting-train1-test1-size300-seed3"]
 
 
 def _one_line_error(capsys, argv, out: Path) -> str:

@@ -23,18 +23,14 @@ Decisions recorded here (see also the checks' docstrings):
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from fmlgrade.fixtures.casting import cached_casting_dataset  # noqa: F401 - re-exported for the checks
 from fmlgrade.spec.outcomes import PrerequisiteFailed
 
 #: The contract's input size: SimpLeNet's first Linear layer only fits 224 x 224 images.
@@ -270,32 +266,3 @@ def parameter_shapes(model: nn.Module) -> str:
 
 
 # ---------------------------------------------------------------- the synthetic dataset
-def cached_casting_dataset(*, n_train: int, n_test: int, seed: int) -> Path:
-    """The synthetic casting dataset with these sizes, generated once per machine.
-
-    It lives under ``<tempdir>/fmlgrade-data-<hash>/``, where the hash covers
-    the generator's source (a new generator never reuses stale images).
-    Parallel workers do not clash: each writes into its own temporary folder
-    and renames it into place; whoever renames second throws its copy away.
-    Returns the folder that holds ``train/`` and ``test/``.
-    """
-    from fmlgrade.fixtures import casting
-
-    digest = hashlib.sha256(Path(casting.__file__).read_bytes()).hexdigest()[:12]
-    parent = Path(tempfile.gettempdir()) / f"fmlgrade-data-{digest}"
-    final = parent / f"casting-train{n_train}-test{n_test}-seed{seed}"
-    root = final / "casting_data"
-    if (root / "test" / "ok_front").is_dir():
-        return root
-    parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".partial-", dir=parent))
-    try:
-        casting.generate_casting_dataset(scratch, n_train=n_train, n_test=n_test, seed=seed)
-        try:
-            os.rename(scratch, final)
-        except OSError:
-            if not (root / "test" / "ok_front").is_dir():
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return root

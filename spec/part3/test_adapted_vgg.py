@@ -91,7 +91,9 @@ def test_no_gradient_reaches_the_backbone(submission, device):
             f"{len(trainable)} parameters of self.vgg ({h.frozen_names(trainable)}); the "
             f"constructor must freeze the backbone (self.vgg.requires_grad_(False))"
         )
-    frozen_head = [f"head.{name}" for name, p in model.head.named_parameters() if not p.requires_grad]
+    frozen_head = [
+        f"head.{name}" for name, p in model.head.named_parameters() if not p.requires_grad
+    ]
     if frozen_head:
         raise AssertionError(
             f"a backward pass through model.head(model.vgg(x)) gives no gradient to "
@@ -158,7 +160,7 @@ def test_forward_is_the_head_applied_to_the_vgg_features(submission, device):
 
 @pytest.mark.task("3.1b")
 def test_backbone_stays_in_eval_mode_after_train(submission, device):
-    """After model.train() the backbone stays in eval mode: forward is still head(vgg(x)), deterministic."""
+    """After model.train() the backbone stays in eval mode: forward is still head(vgg(x))."""
     built = _model(submission, device, graded=False)
     model = built.model
     if built.vgg_training:
@@ -177,7 +179,9 @@ def test_backbone_stays_in_eval_mode_after_train(submission, device):
                 f"skeleton's train() that puts self.vgg back into eval mode"
             )
         if not model.training or not all(m.training for m in model.head.modules()):
-            raise AssertionError("after model.train(), the model and its head must be in train mode")
+            raise AssertionError(
+                "after model.train(), the model and its head must be in train mode"
+            )
     finally:
         model.eval()
     out = _forward(model, x, train=True)

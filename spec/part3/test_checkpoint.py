@@ -1,4 +1,4 @@
-"""Task 3.4: ``store_checkpoint(model, epoch)`` saves the state dict to ``checkpoints/model-{epoch}.pt``.
+"""Task 3.4: ``store_checkpoint(model, epoch)`` saves the state dict to checkpoints/model-{epoch}.pt.
 
 Each check runs in its own empty working directory (``monkeypatch.chdir``),
 since the contract puts the folder under the current working directory. The
@@ -37,8 +37,8 @@ def _load(path: Path, call: str, cwd: Path) -> Mapping:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
         raise AssertionError(
-            f"{call}: torch.load(checkpoints/{path.name}, weights_only=True) failed "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); save "
+            f"{call}: torch.load(checkpoints/{path.name}, weights_only=True) failed with "
+            f"{type(exc).__name__} (such a load only reads tensors and plain containers); save "
             f"model.state_dict(), not the model object"
         ) from None
     if not isinstance(loaded, Mapping):
@@ -68,7 +68,9 @@ def _compare(loaded: Mapping, model: torch.nn.Module, call: str) -> None:
 
 
 @pytest.mark.parametrize("epoch", [0, 7, 12])
-def test_saves_the_state_dict_under_the_epoch_number(submission, device, epoch, tmp_path, monkeypatch):
+def test_saves_the_state_dict_under_the_epoch_number(
+    submission, device, epoch, tmp_path, monkeypatch
+):
     """checkpoints/model-{epoch}.pt holds model.state_dict(), loadable with weights_only=True."""
     store_checkpoint = submission.require("store_checkpoint")
     monkeypatch.chdir(tmp_path)

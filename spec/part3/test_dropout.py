@@ -105,8 +105,14 @@ def test_train_mode_drops_a_fifth_of_the_features_and_rescales(submission, devic
         kept = live & ~dropped
         ratio = received[kept] / features[kept]
         off = (ratio - 1 / (1 - P)).abs() > SCALE_RTOL / (1 - P)
-        if bool(off.any()) or bool((received[~live] != 0).any()):
-            sample = ratio[off][:5].tolist() if bool(off.any()) else []
+        if bool((received[~live] != 0).any()):
+            raise AssertionError(
+                f"{where}: {int((received[~live] != 0).sum())} features that self.vgg(x) puts out "
+                f"as 0 reached the head as non-zero values: the head must receive self.vgg(x) "
+                f"with dropout applied, nothing else"
+            )
+        if bool(off.any()):
+            sample = ratio[off][:5].tolist()
             raise AssertionError(
                 f"{where}: the head must receive each backbone feature either set to 0 or "
                 f"divided by (1 - p) = 0.8 (i.e. times 1.25); {int(off.sum())} of the kept "

@@ -75,7 +75,9 @@ def _check(submission, losses: list[float], threshold: int) -> None:
         )
         raise AssertionError(f"{call}: expected {expected}, got {bool(result)} ({why})")
     if given_losses != losses:
-        raise AssertionError(f"{call}: must not change the list of losses (it became {given_losses!r})")
+        raise AssertionError(
+            f"{call}: must not change the list of losses (it became {given_losses!r})"
+        )
 
 
 @given(case=histories())

@@ -23,8 +23,8 @@ _HEAD = (
     "            nn.Sigmoid(),\n"
     "        )\n"
 )
-_FORWARD = '        """3.1b: ``(B, 3, H, W)`` to ``(B, 1)``."""\n        return self.head(self.vgg(x))\n'
 _FORWARD_HEAD = '        """3.1b: ``(B, 3, H, W)`` to ``(B, 1)``."""\n'
+_FORWARD = _FORWARD_HEAD + "        return self.head(self.vgg(x))\n"
 _DROPOUT_FORWARD = "        return self.head(self.dropout(self.vgg(x)))\n"
 _STOP = (
     '        history["val_loss"].append(_mean(val_losses))\n'
@@ -117,14 +117,18 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         id="stop-window-one-short",
         task="3.2",
-        description="looks at the last threshold losses (threshold - 1 rises) instead of threshold + 1",
+        description=(
+            "looks at the last threshold losses (threshold - 1 rises) instead of threshold + 1"
+        ),
         old="    window = losses[-threshold - 1 :]\n",
         new="    window = losses[-threshold:]\n",
     ),
     Mutant(
         id="stop-short-history",
         task="3.2",
-        description="checks len(losses) < threshold: a history of exactly threshold losses can stop",
+        description=(
+            "checks len(losses) < threshold: a history of exactly threshold losses can stop"
+        ),
         old="    if len(losses) <= threshold:\n",
         new="    if len(losses) < threshold:\n",
     ),
