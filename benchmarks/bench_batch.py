@@ -1,6 +1,6 @@
 """Time `fmlgrade batch` on 20 submissions with --jobs 1 and --jobs 2.
 
-The class is made of copies of the sample submission and of Part 1 mutants
+The class is made of copies of the sample submission's Part 1 (`part1.py`) and of Part 1 mutants
 (tests/mutants/part1.py). Prints both wall times and their ratio; on a
 2-core machine the 2-job run should take at most 0.6 of the 1-job time.
 
@@ -24,7 +24,7 @@ from mutants.part1 import MUTANTS  # noqa: E402
 
 from fmlgrade.harness.batch import BatchSettings, grade_class  # noqa: E402
 
-SAMPLE = ROOT / "fixtures" / "submissions" / "sample_student.py"
+SAMPLE = ROOT / "fixtures" / "submissions" / "sample_student" / "part1.py"
 
 
 def make_class(folder: Path, size: int) -> None:

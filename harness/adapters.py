@@ -9,7 +9,9 @@ module, so that a student's copy of the skeleton cannot change the data.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import sys
 import traceback
 from collections.abc import Sequence
@@ -62,9 +64,14 @@ def _student_frame_line(exc: BaseException, filename: str) -> str:
 
 
 def _run_code(code, module: ModuleType, label: str) -> str | None:
-    """Execute compiled or source ``code`` in ``module``; a one-line problem or ``None``."""
+    """Execute compiled or source ``code`` in ``module``; a one-line problem or ``None``.
+
+    What the code prints is swallowed: a student's leftover prints (or fake
+    "passed" lines) never mix with the grader's output.
+    """
     try:
-        exec(compile(code, label, "exec"), vars(module))
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            exec(compile(code, label, "exec"), vars(module))
     except SyntaxError as exc:
         return f"{label}:{exc.lineno}: syntax error: {exc.msg}; nothing in this file was graded"
     except BaseException as exc:  # noqa: BLE001 - student code may raise anything, even SystemExit

@@ -49,6 +49,7 @@ class BatchSettings:
     jobs: int = 1
     timeout: float = 900.0
     force: bool = False
+    check_timeout: float = 120.0
 
     def validate(self) -> None:
         if self.jobs < 1:
@@ -85,7 +86,7 @@ def fingerprint(path: Path, settings: BatchSettings) -> str:
     """A hash of the submission's files, the grader version and the grading settings."""
     digest = hashlib.sha256()
     digest.update(grader_version().encode())
-    key = {k: v for k, v in asdict(settings).items() if k in ("profile", "device", "parts", "rubric")}
+    key = {k: v for k, v in asdict(settings).items() if k in ("profile", "device", "parts", "rubric", "check_timeout")}
     digest.update(json.dumps(key, sort_keys=True).encode())
     if settings.rubric:
         digest.update(Path(settings.rubric).read_bytes())
@@ -105,6 +106,7 @@ def _child_command(path: Path, report_path: Path, results_path: Path, name: str,
         sys.executable, "-m", "fmlgrade.harness", "check", str(path),
         "--json", str(report_path), "--gradescope", str(results_path),
         "--name", name, "--profile", settings.profile, "--device", settings.device, "--quiet",
+        "--check-timeout", str(settings.check_timeout),
     ]
     for part in settings.parts:
         command += ["--part", str(part)]

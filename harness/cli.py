@@ -37,6 +37,14 @@ def _add_grading_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rubric", type=Path, help="a JSON rubric overriding points and policies")
     parser.add_argument(
+        "--check-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="wall-clock limit of one check; a task that runs out of time is reported as 'timeout' "
+        "and its remaining checks are not run (default 120, 0 for none)",
+    )
+    parser.add_argument(
         "--part",
         type=int,
         action="append",
@@ -82,6 +90,18 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
+def _require_device(device: str) -> None:
+    """``--device cuda`` without a GPU is a mistake to report up front, not a page of skips."""
+    if device != "cuda":
+        return
+    try:
+        import torch
+    except ImportError:
+        raise ValueError("--device cuda needs torch, which is not installed; use --device cpu") from None
+    if not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+
+
 def _check(args: argparse.Namespace) -> int:
     from .adapters import SubmissionError
     from .grading import grade_paths
@@ -91,6 +111,7 @@ def _check(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     try:
+        _require_device(args.device)
         rubric = load_rubric(args.rubric) if args.rubric else DEFAULT_RUBRIC
         report = grade_paths(
             args.submission,
@@ -99,6 +120,7 @@ def _check(args: argparse.Namespace) -> int:
             rubric=rubric,
             parts=tuple(sorted(set(args.part))) if args.part else (1, 2, 3),
             name=args.name,
+            check_timeout=args.check_timeout,
         )
     except (SubmissionError, ValueError, KeyError) as exc:
         return _fail(str(exc).strip("'\""))
@@ -129,6 +151,7 @@ def _batch(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         timeout=args.timeout,
         force=args.force,
+        check_timeout=args.check_timeout,
     )
     try:
         outcomes = run_with_progress(args.directory, args.out, settings)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .plugins import make_plugin_manager, submission_from_paths
+from .pytest_plugin import DEFAULT_CHECK_TIMEOUT
 from .report import Report
 from .runner import PARTS, run_checks
 from .scoring import DEFAULT_RUBRIC, Rubric
@@ -19,9 +20,12 @@ def grade_solution(
     device: str = "auto",
     rubric: Rubric = DEFAULT_RUBRIC,
     parts: Sequence[int] = PARTS,
+    check_timeout: float | None = DEFAULT_CHECK_TIMEOUT,
 ) -> Report:
     """Grade an already loaded solution."""
-    checks = run_checks([solution], profile=profile, device=device, parts=parts)[solution.name]
+    checks = run_checks(
+        [solution], profile=profile, device=device, parts=parts, check_timeout=check_timeout
+    )[solution.name]
     return Report.from_checks(
         solution.name,
         checks,
@@ -41,6 +45,7 @@ def grade_paths(
     rubric: Rubric = DEFAULT_RUBRIC,
     parts: Sequence[int] = PARTS,
     name: str | None = None,
+    check_timeout: float | None = DEFAULT_CHECK_TIMEOUT,
 ) -> Report:
     """Grade the files or folders at ``paths`` as one submission.
 
@@ -48,4 +53,6 @@ def grade_paths(
     does not exist; every other problem with the files ends up in the report.
     """
     solution = submission_from_paths(paths, make_plugin_manager(entry_points=False), name=name)
-    return grade_solution(solution, profile=profile, device=device, rubric=rubric, parts=parts)
+    return grade_solution(
+        solution, profile=profile, device=device, rubric=rubric, parts=parts, check_timeout=check_timeout
+    )

@@ -56,8 +56,8 @@ def _keep(statement: ast.stmt) -> str | None:
         return None
     if isinstance(statement, (ast.Assign, ast.AnnAssign)):
         value = statement.value
-        if value is None or _is_simple_value(value):
-            return None
+        if value is None or isinstance(value, ast.Lambda) or _is_simple_value(value):
+            return None  # a lambda is a definition: its body only runs when called
         return "assignment computed by a call (top-level work)"
     if isinstance(statement, ast.Try):
         body = statement.body + [s for h in statement.handlers for s in h.body]

@@ -23,9 +23,11 @@ from fmlgrade.spec.tasks import TASKS, task_by_id
 from .profiles import DEFAULT_PROFILE, PROFILES, load_profile
 from .results import CheckResult, classify
 from .solution import Solution
+from .time_limit import CheckTimeout, time_limit
 from .under_test import SubmissionUnderTest
 
 SESSION_PLUGIN_NAME = "fmlgrade-session"
+DEFAULT_CHECK_TIMEOUT = 120.0
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -50,6 +52,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="hypothesis effort: quick, grade (default, derandomized) or thorough",
     )
     group.addoption(
+        "--check-timeout",
+        type=float,
+        default=DEFAULT_CHECK_TIMEOUT,
+        metavar="SECONDS",
+        help=f"wall-clock limit of one check (default {DEFAULT_CHECK_TIMEOUT:g}; 0 for none); "
+        "a task whose check runs out of time is reported as 'timeout'",
+    )
+    group.addoption(
         "--device",
         choices=DEVICES,
         default="auto",
@@ -72,7 +82,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--installed-solutions") or not paths:
         solutions = installed_solutions(manager) + solutions
     session = GradingSession(
-        solutions, profile=config.getoption("--fmlgrade-profile"), device=config.getoption("--device")
+        solutions,
+        profile=config.getoption("--fmlgrade-profile"),
+        device=config.getoption("--device"),
+        check_timeout=config.getoption("--check-timeout"),
     )
     config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
 
@@ -104,6 +117,7 @@ class GradingSession:
         profile: str = DEFAULT_PROFILE,
         device: str = "auto",
         reference: Solution | None = None,
+        check_timeout: float | None = DEFAULT_CHECK_TIMEOUT,
     ) -> None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
@@ -115,6 +129,8 @@ class GradingSession:
         self.reference = reference
         self.profile = profile
         self.device = device
+        self.check_timeout = check_timeout
+        self._timed_out: set[tuple[str, str]] = set()  # (solution, task) pairs that ran out of time
         self.results: dict[str, list[CheckResult]] = defaultdict(list)
         self._under_test = {
             solution.name: SubmissionUnderTest(
@@ -175,6 +191,24 @@ class GradingSession:
         # task that borrows reference names thus only runs after their tasks.
         items.sort(key=order)
 
+    # -- running ---------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        callspec = getattr(item, "callspec", None)
+        under_test = callspec.params.get("submission") if callspec else None
+        if not isinstance(under_test, SubmissionUnderTest):
+            yield
+            return
+        key = (under_test.name, _task_marker(item))
+        if key in self._timed_out:
+            # A hung task costs its own time once, not once per check.
+            item.obj = _skip_after_timeout
+        with time_limit(self.check_timeout, f"this check of task {key[1]}"):
+            outcome = yield
+        excinfo = outcome.excinfo
+        if excinfo is not None and isinstance(excinfo[1], CheckTimeout):
+            self._timed_out.add(key)
+
     # -- recording -------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -231,6 +265,10 @@ class GradingSession:
             if failed:
                 line += "  (not passed: " + ", ".join(failed) + ")"
             terminalreporter.write_line(line)
+
+
+def _skip_after_timeout(*args, **kwargs) -> None:
+    raise CheckTimeout("not run: an earlier check of this task already ran out of time")
 
 
 def _is_ours(exc: BaseException) -> bool:

@@ -10,6 +10,9 @@ from pathlib import Path
 from .results import CheckResult
 from .scoring import DEFAULT_RUBRIC, Rubric, TaskResult, score_checks
 
+#: Left-out notebook statements printed under the table (the JSON report has all).
+LEFT_OUT_SHOWN = 8
+
 STATUS_STYLE = {
     "passed": "green",
     "failed": "red",
@@ -109,8 +112,6 @@ def render(report: Report, console=None) -> None:
     console = console or Console()
     for problem in report.problems:
         console.print(f"[bold red]problem:[/] {escape(problem)}")
-    for note in report.left_out:
-        console.print(f"[dim]left out: {escape(note)}[/]")
     table = Table(title=f"fmlgrade {report.grader_version}: {escape(report.submission)}")
     table.add_column("task")
     table.add_column("title")
@@ -124,6 +125,14 @@ def render(report: Report, console=None) -> None:
         )
     table.add_row("", "[bold]total[/]", "", f"[bold]{report.score:g}/{report.max_score:g}[/]")
     console.print(table)
+    if report.left_out:
+        shown = report.left_out[:LEFT_OUT_SHOWN]
+        console.print(f"[dim]left out of the notebooks ({len(report.left_out)} statements):[/]")
+        for note in shown:
+            console.print(f"[dim]  {escape(note)}[/]", highlight=False)
+        if len(report.left_out) > len(shown):
+            more = len(report.left_out) - len(shown)
+            console.print(f"[dim]  ... and {more} more (all listed in the --json report)[/]\n")
     skipped = [task.id for task in report.tasks if task.status == "not_attempted"]
     if skipped:
         console.print(f"[yellow]not attempted or not graded:[/] {', '.join(skipped)}\n")

@@ -15,6 +15,8 @@ from typing import Literal
 
 from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed
 
+from .time_limit import CheckTimeout
+
 if sys.version_info < (3, 11):  # pragma: no cover - hypothesis brings the backport
     from exceptiongroup import BaseExceptionGroup
 
@@ -85,6 +87,9 @@ def classify(exc: BaseException, student_files: Iterable[str]) -> tuple[CheckSta
         status, feedback = classify(inner, student_files)
         return status, _clip(f"{feedback}\n(the failure did not reproduce reliably: {type(exc).__name__})")
     notes = _hypothesis_notes(exc)
+    if isinstance(exc, CheckTimeout):
+        where = _student_location(exc, student_files)
+        return "timeout", str(exc) + (f"\n  it was running {where}" if where else "")
     if isinstance(exc, NotAttempted):
         return "not_attempted", str(exc)
     if isinstance(exc, NotImplementedError):

@@ -122,3 +122,10 @@ def test_source_files_name_the_student_file(write_submission):
 
 def solution_files(path: Path) -> frozenset[str]:
     return submission_from_paths([path]).source_files()
+
+
+def test_prints_while_loading_do_not_reach_the_grader_output(write_submission, capsys):
+    path = write_submission("print('1.1a passed')\nimport sys\nprint('all passed', file=sys.stderr)\n")
+    submission_from_paths([path])
+    captured = capsys.readouterr()
+    assert "passed" not in captured.out + captured.err

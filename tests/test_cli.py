@@ -77,3 +77,12 @@ def test_solutions_lists_the_installed_plugins(capsys):
     assert main(["solutions"]) == 0
     out = capsys.readouterr().out
     assert "reference" in out and "alternative" in out
+
+
+def test_cuda_without_a_gpu_is_a_one_line_error(write_submission, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    code = main(["check", str(write_submission("x = 1\n")), "--device", "cuda"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no CUDA device is available" in err and err.count("\n") == 1

@@ -19,8 +19,10 @@ import pytest
 from mutants import Mutant, apply
 from mutants.part3 import MUTANTS
 
-import fmlgrade.solutions.alternative.part3 as alternative_part3
-import fmlgrade.solutions.reference.part3 as reference_part3
+pytest.importorskip("torchvision")
+
+import fmlgrade.solutions.alternative.part3 as alternative_part3  # noqa: E402
+import fmlgrade.solutions.reference.part3 as reference_part3  # noqa: E402
 from fmlgrade.harness.grading import grade_paths
 from fmlgrade.harness.report import Report
 from fmlgrade.spec.tasks import tasks_of_part

@@ -16,13 +16,16 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-import torch
-from torch import nn
-from torchvision.models import VGG11_Weights
 
-import fmlgrade.solutions.alternative.part3 as alternative_part3
-import fmlgrade.solutions.reference.part3 as reference_part3
-from fmlgrade.spec import pretrained
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+from torch import nn  # noqa: E402
+from torchvision.models import VGG11_Weights  # noqa: E402
+
+import fmlgrade.solutions.alternative.part3 as alternative_part3  # noqa: E402
+import fmlgrade.solutions.reference.part3 as reference_part3  # noqa: E402
+from fmlgrade.spec import pretrained  # noqa: E402
 
 FILE_NAME = "vgg11-8a719046.pth"  # the last part of VGG11_Weights.IMAGENET1K_V1.url
 

@@ -1,0 +1,32 @@
+"""A hung task costs that task only: it is reported as a timeout and the rest is graded."""
+
+from __future__ import annotations
+
+from fmlgrade.harness.grading import grade_paths
+
+HANGS_IN_PADDING = """
+import numpy as np
+
+def add_padding(images, padding):
+    while True:
+        try:
+            pass
+        except BaseException:  # trying to swallow the grader's interrupt does not help
+            pass
+"""
+
+
+def test_hung_task_is_a_timeout_and_other_tasks_still_graded(write_submission):
+    path = write_submission(HANGS_IN_PADDING)
+    report = grade_paths([path], profile="quick", parts=(1,), check_timeout=1.5)
+    by_id = {task.id: task for task in report.tasks}
+    assert by_id["1.6"].status == "timeout"
+    assert "took longer than 1.5 s" in by_id["1.6"].feedback
+    assert "not run: an earlier check of this task already ran out of time" in by_id["1.6"].feedback
+    assert by_id["1.7"].status == "not_attempted"
+
+
+def test_no_limit_when_zero(write_submission):
+    path = write_submission("def add_padding(images, padding):\n    raise NotImplementedError\n")
+    report = grade_paths([path], profile="quick", parts=(1,), check_timeout=0)
+    assert {t.id: t.status for t in report.tasks}["1.6"] == "not_attempted"
