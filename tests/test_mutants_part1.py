@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from mutants import Mutant, MutantError, apply, reference_source
+from mutants.meta import assert_caught_by_its_task_only, grade_source, part_tasks, summary
 from mutants.part1 import MUTANTS
 
 import fmlgrade.solutions.alternative.part1 as alternative_part1
@@ -28,51 +29,20 @@ UNIT_TASKS = tuple(task.id for task in tasks_of_part(1) if task.kind == "unit")
 
 
 def _part1(report: Report) -> dict:
-    return {task.id: task for task in report.tasks if task.id in PART1}
+    return part_tasks(report, 1)
 
 
 def _summary(report: Report, *, feedback_for: tuple[str, ...] = ()) -> str:
-    """One line per Part 1 task (status and points), with the feedback of the named tasks."""
-    lines = []
-    for task_id, task in _part1(report).items():
-        lines.append(f"  {task_id:5} {task.status:14} {task.score:g}/{task.max_score:g}")
-    for task_id, task in _part1(report).items():
-        if task_id in feedback_for and task.feedback:
-            feedback = task.feedback if len(task.feedback) < 1500 else task.feedback[:1500] + " ..."
-            lines.append(f"--- feedback of {task_id}:\n{feedback}")
-    for problem in report.problems:
-        lines.append(f"problem: {problem}")
-    return "\n".join(lines)
+    return summary(report, 1, feedback_for=feedback_for)
 
 
 def _grade_source(source: str, folder: Path, *, profile: str = "quick") -> Report:
-    path = folder / "student.py"
-    path.write_text(source, encoding="utf-8")
-    return grade_paths([path], profile=profile, parts=(1,))
+    return grade_source(source, folder, 1, profile=profile)
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
 def test_mutant_is_caught_by_its_task_only(mutant: Mutant, tmp_path: Path) -> None:
-    report = _grade_source(apply(mutant), tmp_path)
-    tasks = _part1(report)
-    target = tasks[mutant.task]
-    wrongly_blamed = [
-        t for t in PART1 if t != mutant.task and t not in mutant.blocks and tasks[t].status != "passed"
-    ]
-    summary = _summary(report, feedback_for=(mutant.task, *wrongly_blamed))
-    assert not report.problems, f"mutant {mutant.id} did not load cleanly:\n{summary}"
-    assert target.status != "passed" and target.score < target.max_score, (
-        f"mutant {mutant.id} ({mutant.description}) was not caught by task {mutant.task}:\n"
-        f"{summary}"
-    )
-    assert not wrongly_blamed, (
-        f"mutant {mutant.id} ({mutant.description}) belongs to task {mutant.task}, but tasks "
-        f"{', '.join(wrongly_blamed)} did not pass either:\n{summary}"
-    )
-    for blocked in mutant.blocks:  # a crash may block a later step, but must be explained as such
-        assert tasks[blocked].status == "error" and "can only be checked once" in tasks[blocked].feedback, (
-            f"mutant {mutant.id}: task {blocked} must report that {mutant.task}'s step crashed:\n{summary}"
-        )
+    assert_caught_by_its_task_only(mutant, _grade_source(apply(mutant), tmp_path))
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from mutants import Mutant, apply  # noqa: E402
+from mutants.meta import assert_caught_by_its_task_only, grade_source, part_tasks, summary  # noqa: E402
 from mutants.part2 import EQUIVALENTS, MUTANTS  # noqa: E402
 
 import fmlgrade.solutions.alternative.part2 as alternative_part2  # noqa: E402
@@ -40,45 +41,20 @@ def one_torch_thread():
 
 
 def _part2(report: Report) -> dict:
-    return {task.id: task for task in report.tasks if task.id in PART2}
+    return part_tasks(report, 2)
 
 
 def _summary(report: Report, *, feedback_for: tuple[str, ...] = ()) -> str:
-    """One line per Part 2 task (status and points), with the feedback of the named tasks."""
-    lines = []
-    for task_id, task in _part2(report).items():
-        lines.append(f"  {task_id:5} {task.status:14} {task.score:g}/{task.max_score:g}")
-    for task_id, task in _part2(report).items():
-        if task_id in feedback_for and task.feedback:
-            feedback = task.feedback if len(task.feedback) < 2000 else task.feedback[:2000] + " ..."
-            lines.append(f"--- feedback of {task_id}:\n{feedback}")
-    for problem in report.problems:
-        lines.append(f"problem: {problem}")
-    return "\n".join(lines)
+    return summary(report, 2, feedback_for=feedback_for)
 
 
 def _grade_source(source: str, folder: Path, *, profile: str = "quick") -> Report:
-    path = folder / "student.py"
-    path.write_text(source, encoding="utf-8")
-    return grade_paths([path], profile=profile, parts=(2,))
+    return grade_source(source, folder, 2, profile=profile)
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
 def test_mutant_is_caught_by_its_task_only(mutant: Mutant, tmp_path: Path) -> None:
-    report = _grade_source(apply(mutant), tmp_path)
-    tasks = _part2(report)
-    target = tasks[mutant.task]
-    wrongly_blamed = [t for t in PART2 if t != mutant.task and tasks[t].status != "passed"]
-    summary = _summary(report, feedback_for=(mutant.task, *wrongly_blamed))
-    assert not report.problems, f"mutant {mutant.id} did not load cleanly:\n{summary}"
-    assert target.status != "passed" and target.score < target.max_score, (
-        f"mutant {mutant.id} ({mutant.description}) was not caught by task {mutant.task}:\n"
-        f"{summary}"
-    )
-    assert not wrongly_blamed, (
-        f"mutant {mutant.id} ({mutant.description}) belongs to task {mutant.task}, but tasks "
-        f"{', '.join(wrongly_blamed)} did not pass either:\n{summary}"
-    )
+    assert_caught_by_its_task_only(mutant, _grade_source(apply(mutant), tmp_path))
 
 
 @pytest.mark.parametrize("variant", EQUIVALENTS, ids=[m.id for m in EQUIVALENTS])
