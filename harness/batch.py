@@ -13,8 +13,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -132,16 +134,19 @@ def grade_one(path: Path, out: Path, settings: BatchSettings) -> Outcome:
     env = {**os.environ, **THREAD_ENV}
     start = time.perf_counter()
     log = folder / "log.txt"
+    scratch = tempfile.mkdtemp(prefix="fmlgrade-work-")  # the student's code runs in an empty folder
     try:
         with log.open("w", encoding="utf-8") as handle:
             completed = subprocess.run(
-                _child_command(path, report_path, results_path, name, settings),
+                _child_command(path.resolve(), report_path.resolve(), results_path.resolve(), name, settings),
                 stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, timeout=settings.timeout, cwd=folder,
+                env=env, timeout=settings.timeout, cwd=scratch,
             )
         code = completed.returncode
     except subprocess.TimeoutExpired:
         code = None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.perf_counter() - start
     if report_path.exists():
         report = Report.from_dict(json.loads(report_path.read_text()))

@@ -12,6 +12,7 @@ or through ``fmlgrade check``, which drives the same plugin in-process.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -203,8 +204,12 @@ class GradingSession:
         if key in self._timed_out:
             # A hung task costs its own time once, not once per check.
             item.obj = _skip_after_timeout
-        with time_limit(self.check_timeout, f"this check of task {key[1]}"):
-            outcome = yield
+        cwd = os.getcwd()
+        try:
+            with time_limit(self.check_timeout, f"this check of task {key[1]}"):
+                outcome = yield
+        finally:
+            os.chdir(cwd)  # a student's os.chdir must not move the grader
         excinfo = outcome.excinfo
         if excinfo is not None and isinstance(excinfo[1], CheckTimeout):
             self._timed_out.add(key)
