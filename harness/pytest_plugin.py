@@ -206,7 +206,7 @@ class GradingSession:
             item.obj = _skip_after_timeout
         cwd = os.getcwd()
         try:
-            with time_limit(self.check_timeout, f"this check of task {key[1]}"):
+            with time_limit(self.check_timeout, f"this check of task {key[1]}", under_test.source_files):
                 outcome = yield
         finally:
             os.chdir(cwd)  # a student's os.chdir must not move the grader

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+
 from fmlgrade.harness.grading import grade_paths
 
 HANGS_IN_PADDING = """
@@ -11,13 +15,30 @@ def add_padding(images, padding):
     while True:
         try:
             pass
-        except BaseException:  # trying to swallow the grader's interrupt does not help
+        except Exception:  # the grader's interrupt is not an Exception
             pass
 """
 
+SWALLOWS_EVERYTHING = HANGS_IN_PADDING.replace("except Exception", "except BaseException")
 
-def test_hung_task_is_a_timeout_and_other_tasks_still_graded(write_submission):
-    path = write_submission(HANGS_IN_PADDING)
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(HANGS_IN_PADDING, id="endless-loop"),
+        pytest.param(
+            SWALLOWS_EVERYTHING,
+            id="loop-swallowing-baseexception",
+            marks=pytest.mark.skipif(
+                sys.version_info < (3, 11),
+                reason="Python 3.10 cannot start tracing a running frame from a signal handler; "
+                "the per-submission process timeout of fmlgrade batch is the backstop there",
+            ),
+        ),
+    ],
+)
+def test_hung_task_is_a_timeout_and_other_tasks_still_graded(write_submission, source):
+    path = write_submission(source)
     report = grade_paths([path], profile="quick", parts=(1,), check_timeout=1.5)
     by_id = {task.id: task for task in report.tasks}
     assert by_id["1.6"].status == "timeout"
