@@ -6,10 +6,10 @@ student's ``except Exception`` cannot swallow it. The timer keeps firing
 every second until the check ends; from the second firing on, a trace
 function also raises on every line run in the student's files, so that a
 loop around ``except BaseException: pass`` cannot swallow it either (the
-raise lands inside the handler and leaves the loop; Python 3.11 and later: 3.10
-cannot start tracing a running frame from a signal handler). Code stuck inside one C
-call is only interrupted when it returns; grading in a separate process
-(``fmlgrade batch``) bounds that case.
+raise lands inside the handler and leaves the loop). Python 3.10 does not
+handle signals inside a loop around ``try``/``except`` at all, and code stuck
+inside one C call is only interrupted when it returns; grading in a separate
+process (``fmlgrade batch``) bounds those cases.
 """
 
 from __future__ import annotations

@@ -12,14 +12,22 @@ HANGS_IN_PADDING = """
 import numpy as np
 
 def add_padding(images, padding):
-    while True:
-        try:
-            pass
-        except Exception:  # the grader's interrupt is not an Exception
-            pass
+    size = images.shape[1]
+    while size != -1:  # a wrong condition: the loop never ends
+        size += 1
 """
 
-SWALLOWS_EVERYTHING = HANGS_IN_PADDING.replace("except Exception", "except BaseException")
+SWALLOWS_EVERYTHING = """
+import numpy as np
+
+def add_padding(images, padding):
+    size = images.shape[1]
+    while size != -1:
+        try:
+            size += 1
+        except BaseException:  # trying to swallow the grader's interrupt
+            pass
+"""
 
 
 @pytest.mark.parametrize(
@@ -31,7 +39,7 @@ SWALLOWS_EVERYTHING = HANGS_IN_PADDING.replace("except Exception", "except BaseE
             id="loop-swallowing-baseexception",
             marks=pytest.mark.skipif(
                 sys.version_info < (3, 11),
-                reason="Python 3.10 cannot start tracing a running frame from a signal handler; "
+                reason="Python 3.10 runs a loop around try/except without handling signals; "
                 "the per-submission process timeout of fmlgrade batch is the backstop there",
             ),
         ),
