@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from mutants import Mutant, MutantError, apply, reference_source
-from mutants.meta import assert_caught_by_its_task_only, grade_source, part_tasks, summary
+from mutants.meta import assert_caught_by_its_task_only, assert_full_marks, grade_source, summary
 from mutants.part1 import MUTANTS
 
 import fmlgrade.solutions.alternative.part1 as alternative_part1
@@ -25,11 +25,6 @@ from fmlgrade.spec.tasks import tasks_of_part
 pytestmark = pytest.mark.meta
 
 PART1 = tuple(task.id for task in tasks_of_part(1))
-UNIT_TASKS = tuple(task.id for task in tasks_of_part(1) if task.kind == "unit")
-
-
-def _part1(report: Report) -> dict:
-    return part_tasks(report, 1)
 
 
 def _summary(report: Report, *, feedback_for: tuple[str, ...] = ()) -> str:
@@ -50,15 +45,7 @@ def test_mutant_is_caught_by_its_task_only(mutant: Mutant, tmp_path: Path) -> No
 )
 def test_solutions_get_full_part1_marks(module) -> None:
     report = grade_paths([Path(module.__file__)], parts=(1,))
-    tasks = _part1(report)
-    not_passed = tuple(t for t, task in tasks.items() if task.status != "passed")
-    assert not not_passed and not report.problems, (
-        f"{module.__name__} must get full marks on Part 1 under the grade profile:\n"
-        f"{_summary(report, feedback_for=not_passed)}"
-    )
-    assert sum(task.score for task in tasks.values()) == sum(
-        task.max_score for task in tasks.values()
-    )
+    assert_full_marks(report, 1, f"{module.__name__} under the grade profile")
 
 
 def test_grading_a_mutant_is_deterministic(tmp_path: Path) -> None:

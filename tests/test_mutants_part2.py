@@ -16,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from mutants import Mutant, apply  # noqa: E402
-from mutants.meta import assert_caught_by_its_task_only, grade_source, part_tasks, summary  # noqa: E402
+from mutants.meta import assert_caught_by_its_task_only, assert_full_marks, grade_source, summary  # noqa: E402
 from mutants.part2 import EQUIVALENTS, MUTANTS  # noqa: E402
 
 import fmlgrade.solutions.alternative.part2 as alternative_part2  # noqa: E402
@@ -40,10 +40,6 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def _part2(report: Report) -> dict:
-    return part_tasks(report, 2)
-
-
 def _summary(report: Report, *, feedback_for: tuple[str, ...] = ()) -> str:
     return summary(report, 2, feedback_for=feedback_for)
 
@@ -60,11 +56,7 @@ def test_mutant_is_caught_by_its_task_only(mutant: Mutant, tmp_path: Path) -> No
 @pytest.mark.parametrize("variant", EQUIVALENTS, ids=[m.id for m in EQUIVALENTS])
 def test_correct_variant_gets_full_marks(variant: Mutant, tmp_path: Path) -> None:
     report = _grade_source(apply(variant), tmp_path)
-    not_passed = tuple(t for t, task in _part2(report).items() if task.status != "passed")
-    assert not not_passed and not report.problems, (
-        f"the correct variant {variant.id} ({variant.description}) must get full Part 2 marks:\n"
-        f"{_summary(report, feedback_for=not_passed)}"
-    )
+    assert_full_marks(report, 2, f"the correct variant {variant.id} ({variant.description})")
 
 
 @pytest.mark.parametrize(
@@ -72,15 +64,7 @@ def test_correct_variant_gets_full_marks(variant: Mutant, tmp_path: Path) -> Non
 )
 def test_solutions_get_full_part2_marks(module) -> None:
     report = grade_paths([Path(module.__file__)], profile="grade", parts=(2,))
-    tasks = _part2(report)
-    not_passed = tuple(t for t, task in tasks.items() if task.status != "passed")
-    assert not not_passed and not report.problems, (
-        f"{module.__name__} must get full marks on Part 2 under the grade profile:\n"
-        f"{_summary(report, feedback_for=not_passed)}"
-    )
-    assert sum(task.score for task in tasks.values()) == sum(
-        task.max_score for task in tasks.values()
-    )
+    assert_full_marks(report, 2, f"{module.__name__} under the grade profile")
 
 
 def test_grading_a_mutant_is_deterministic(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from mutants import Mutant, apply
-from mutants.meta import assert_caught_by_its_task_only, grade_source, part_tasks, summary
+from mutants.meta import assert_caught_by_its_task_only, assert_full_marks, grade_source
 from mutants.part3 import MUTANTS
 
 pytest.importorskip("torchvision")
@@ -31,14 +31,6 @@ from fmlgrade.spec.tasks import tasks_of_part
 pytestmark = pytest.mark.meta
 
 PART3 = tuple(task.id for task in tasks_of_part(3))
-
-
-def _part3(report: Report) -> dict:
-    return part_tasks(report, 3)
-
-
-def _summary(report: Report, *, feedback_for: tuple[str, ...] = ()) -> str:
-    return summary(report, 3, feedback_for=feedback_for)
 
 
 def _grade_source(source: str, folder: Path, *, profile: str = "quick") -> Report:
@@ -57,15 +49,7 @@ def test_mutant_is_caught_by_its_task_only(mutant: Mutant, tmp_path: Path) -> No
 )
 def test_solutions_get_full_part3_marks(module) -> None:
     report = grade_paths([Path(module.__file__)], parts=(3,))
-    tasks = _part3(report)
-    not_passed = tuple(t for t, task in tasks.items() if task.status != "passed")
-    assert not not_passed and not report.problems, (
-        f"{module.__name__} must get full marks on Part 3 under the grade profile:\n"
-        f"{_summary(report, feedback_for=not_passed)}"
-    )
-    assert sum(task.score for task in tasks.values()) == sum(
-        task.max_score for task in tasks.values()
-    )
+    assert_full_marks(report, 3, f"{module.__name__} under the grade profile")
 
 
 def test_mutant_catalogue_is_well_formed() -> None:

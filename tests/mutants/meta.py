@@ -62,8 +62,10 @@ def assert_caught_by_its_task_only(mutant: Mutant, report: Report) -> None:
 
 
 def assert_full_marks(report: Report, part: int, what: str) -> None:
-    """Every task of ``part`` passed and the file loaded cleanly."""
-    not_passed = tuple(t for t, task in part_tasks(report, part).items() if task.status != "passed")
+    """Every task of ``part`` passed, earning all its points, and the file loaded cleanly."""
+    tasks = part_tasks(report, part)
+    not_passed = tuple(t for t, task in tasks.items() if task.status != "passed")
     assert not not_passed and not report.problems, (
         f"{what} must get full marks on Part {part}:\n{summary(report, part, feedback_for=not_passed)}"
     )
+    assert sum(task.score for task in tasks.values()) == sum(task.max_score for task in tasks.values())
