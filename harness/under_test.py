@@ -9,13 +9,19 @@ student code elsewhere without touching the spec.
 from __future__ import annotations
 
 import contextlib
+import os
+import random
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from fmlgrade.spec.outcomes import NotAttempted
+from fmlgrade.spec.stand_ins import has_stand_in, stand_in
 from fmlgrade.spec.tasks import TASKS, Task
 
 from .solution import Solution
+from .student_view import StudentView, observer_path
 
 if TYPE_CHECKING:
     from .library_audit import LibraryAudit
@@ -60,10 +66,39 @@ class SubmissionUnderTest:
 
     @contextlib.contextmanager
     def with_reference(self, *names: str) -> Iterator[None]:
-        """Make the student's code call the reference versions of ``names``."""
-        replacements = {name: self.reference.get(name) for name in names}
+        """Make the student's code call grader versions of ``names`` for the block.
+
+        A name with a stand-in (:mod:`fmlgrade.spec.stand_ins`) gets the
+        stand-in, which runs beside the student's code; any other name gets
+        the reference object itself.
+        """
+        replacements = {
+            name: stand_in(name) if has_stand_in(name) else self.reference.get(name) for name in names
+        }
         with self.solution.substituted(replacements):
             yield
+
+    def observe(self, observer: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``observer(view, *args, **kwargs)`` beside the student's code; return its result.
+
+        ``observer`` must be a module-level function of an observers module
+        (see :mod:`fmlgrade.harness.student_view`); ``view`` is a
+        :class:`~fmlgrade.harness.student_view.StudentView`. Arguments and
+        results are plain data (numbers, strings, containers, arrays, tensors);
+        any other object comes back as an opaque handle that may only be
+        passed to a later ``observe`` call.
+        """
+        observer_path(observer)  # the same rule as in the worker, so mistakes show here too
+        return observer(StudentView(self.solution), *args, **kwargs)
+
+    def share(self, path: str | os.PathLike[str]) -> str:
+        """A path under which the student's side can read the file or folder ``path``."""
+        return os.fspath(path)
+
+    def seed(self, seed: int) -> None:
+        """Seed the global random generators the student's code draws from (NumPy's, Python's)."""
+        random.seed(seed)
+        np.random.seed(seed)
 
     def compose(self, task: Task) -> tuple[dict[str, Any], list[str]]:
         """The objects an integration task runs, and the names taken from the reference.
