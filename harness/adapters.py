@@ -15,6 +15,7 @@ import io
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -85,18 +86,21 @@ def _run_code(code, module: ModuleType, label: str) -> str | None:
     return None
 
 
-def run_source(source: SourceFile, module_name: str) -> tuple[ModuleType, list[str], list[str]]:
+def run_source(
+    source: SourceFile, module_name: str, *, folder: str | None = None
+) -> tuple[ModuleType, list[str], list[str]]:
     """Execute ``source`` as a new module; return it, its problems and extra left-out notes.
 
     Names defined before an error stay in the module, so a file that crashes
     half-way still gets graded on what it defined. A notebook's cells run one
-    by one: a failing cell is left out and the next cells still run.
+    by one: a failing cell is left out and the next cells still run. Sibling
+    modules are imported from ``folder`` (default: the file's own folder).
     """
     module = ModuleType(module_name)
     module.__file__ = source.path
     provided = _provided_names()
     vars(module).update(provided)
-    folder = str(Path(source.path).resolve().parent)
+    folder = folder or str(Path(source.path).resolve().parent)
     sys.modules[module_name] = module
     sys.path.insert(0, folder)
     problems: list[str] = []
@@ -145,36 +149,56 @@ def _module_name(path: Path, salt: str) -> str:
     return f"fmlgrade_submission_{digest}_{stem}"
 
 
-def load_submission(paths: Sequence[Path], read_source, *, name: str | None = None) -> Solution:
-    """Load the files at ``paths`` (files or folders) as one submission.
+@dataclass
+class SubmissionSources:
+    """What the readers made of a submission's files, before any of its code runs."""
+
+    name: str
+    origin: str
+    sources: list[SourceFile] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+
+
+def read_submission(paths: Sequence[Path], read_source, *, name: str | None = None) -> SubmissionSources:
+    """Read the files at ``paths`` (files or folders) with the reader plugins; run nothing.
 
     ``read_source`` is the plugin manager's ``fmlgrade_read_source`` hook
-    caller. Unreadable files become entries of ``Solution.problems``; a path
-    that does not exist raises :class:`SubmissionError`.
+    caller. Unreadable files become entries of ``problems``; a path that does
+    not exist raises :class:`SubmissionError`.
     """
     paths = [Path(p) for p in paths]
     if not paths:
         raise SubmissionError("no submission given; name at least one .py file, notebook or folder")
     files = [file for path in paths for file in submission_files(path)]
     label = name or ", ".join(path.name for path in paths)
-    solution = Solution(name=label, origin=", ".join(str(p) for p in paths))
-    salt = str(id(solution))
+    read = SubmissionSources(name=label, origin=", ".join(str(p) for p in paths))
     for file in files:
         try:
             source = read_source(path=file)
         except Exception as exc:  # noqa: BLE001 - a reader plugin's message is the feedback
-            solution.problems.append(f"{file}: {exc}")
+            read.problems.append(f"{file}: {exc}")
             continue
         if source is None:
             continue
-        solution.left_out.extend(source.left_out)
-        module, problems, left_out = run_source(source, _module_name(file, salt))
-        solution.modules.append(module)
-        solution.problems.extend(problems)
-        solution.left_out.extend(left_out)
-    if not solution.modules and not solution.problems:
-        solution.problems.append(
+        read.left_out.extend(source.left_out)
+        read.sources.append(source)
+    if not read.sources and not read.problems:
+        read.problems.append(
             f"{label}: no Python file or notebook found; a submission is a .py file, "
             "a .ipynb notebook, or a folder of them"
         )
+    return read
+
+
+def load_submission(paths: Sequence[Path], read_source, *, name: str | None = None) -> Solution:
+    """Load the files at ``paths`` as one submission, running them in this process."""
+    read = read_submission(paths, read_source, name=name)
+    solution = Solution(name=read.name, origin=read.origin, problems=list(read.problems), left_out=list(read.left_out))
+    salt = str(id(solution))
+    for source in read.sources:
+        module, problems, left_out = run_source(source, _module_name(Path(source.path), salt))
+        solution.modules.append(module)
+        solution.problems.extend(problems)
+        solution.left_out.extend(left_out)
     return solution

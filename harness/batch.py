@@ -51,7 +51,10 @@ class BatchSettings:
     jobs: int = 1
     timeout: float = 900.0
     force: bool = False
-    check_timeout: float = 120.0
+    task_timeout: float = 120.0
+    isolation: str = "auto"
+    memory_limit: int = 2048
+    worker_user: str = "auto"
 
     def validate(self) -> None:
         if self.jobs < 1:
@@ -88,7 +91,7 @@ def fingerprint(path: Path, settings: BatchSettings) -> str:
     """A hash of the submission's files, the grader version and the grading settings."""
     digest = hashlib.sha256()
     digest.update(grader_version().encode())
-    key = {k: v for k, v in asdict(settings).items() if k in ("profile", "device", "parts", "rubric", "check_timeout")}
+    key = {k: v for k, v in asdict(settings).items() if k in ("profile", "device", "parts", "rubric", "task_timeout", "memory_limit")}
     digest.update(json.dumps(key, sort_keys=True).encode())
     if settings.rubric:
         digest.update(Path(settings.rubric).read_bytes())
@@ -108,7 +111,9 @@ def _child_command(path: Path, report_path: Path, results_path: Path, name: str,
         sys.executable, "-m", "fmlgrade.harness", "check", str(path),
         "--json", str(report_path), "--gradescope", str(results_path),
         "--name", name, "--profile", settings.profile, "--device", settings.device, "--quiet",
-        "--check-timeout", str(settings.check_timeout),
+        "--task-timeout", str(settings.task_timeout),
+        "--isolation", settings.isolation, "--memory-limit", str(settings.memory_limit),
+        "--worker-user", settings.worker_user,
     ]
     for part in settings.parts:
         command += ["--part", str(part)]

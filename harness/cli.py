@@ -13,6 +13,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .isolation import ISOLATION_MODES, IsolationSettings
+from .process_limits import DEFAULT_MEMORY_MB, WorkerLimits
 from .profiles import DEFAULT_PROFILE, PROFILES
 from .reference_train import add_reference_train_parser, reference_train_command
 
@@ -37,12 +39,34 @@ def _add_grading_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rubric", type=Path, help="a JSON rubric overriding points and policies")
     parser.add_argument(
-        "--check-timeout",
+        "--task-timeout",
         type=float,
         default=120.0,
         metavar="SECONDS",
-        help="wall-clock limit of one check; a task that runs out of time is reported as 'timeout' "
-        "and its remaining checks are not run (default 120, 0 for none)",
+        help="wall-clock limit of each task (all its checks together); a task that runs out of time "
+        "is reported as 'timeout' and its remaining checks are not run (default 120, 0 for none)",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=ISOLATION_MODES,
+        default="auto",
+        help="where submitted code runs: auto (default: submissions in a worker process of their own, "
+        "the grader's own solutions in-process), worker (everything in a worker) or none (in-process; "
+        "only for code you trust)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=int,
+        default=DEFAULT_MEMORY_MB,
+        metavar="MIB",
+        help=f"memory limit of the worker process in MiB (default {DEFAULT_MEMORY_MB}; 0 for none)",
+    )
+    parser.add_argument(
+        "--worker-user",
+        default="auto",
+        metavar="USER",
+        help="user the worker runs as (default auto: 'nobody' when the grader runs as root, else the "
+        "grader's own user; 'self' for the grader's user)",
     )
     parser.add_argument(
         "--part",
@@ -102,6 +126,12 @@ def _require_device(device: str) -> None:
         raise ValueError("--device cuda: no CUDA device is available here; use --device cpu or auto")
 
 
+def _isolation(args: argparse.Namespace) -> IsolationSettings:
+    return IsolationSettings(
+        mode=args.isolation, limits=WorkerLimits(memory_mb=args.memory_limit), user=args.worker_user
+    )
+
+
 def _check(args: argparse.Namespace) -> int:
     from .adapters import SubmissionError
     from .grading import grade_paths
@@ -120,7 +150,8 @@ def _check(args: argparse.Namespace) -> int:
             rubric=rubric,
             parts=tuple(sorted(set(args.part))) if args.part else (1, 2, 3),
             name=args.name,
-            check_timeout=args.check_timeout,
+            task_timeout=args.task_timeout,
+            isolation=_isolation(args),
         )
     except (SubmissionError, ValueError, KeyError) as exc:
         return _fail(str(exc).strip("'\""))
@@ -151,7 +182,10 @@ def _batch(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         timeout=args.timeout,
         force=args.force,
-        check_timeout=args.check_timeout,
+        task_timeout=args.task_timeout,
+        isolation=args.isolation,
+        memory_limit=args.memory_limit,
+        worker_user=args.worker_user,
     )
     try:
         outcomes = run_with_progress(args.directory, args.out, settings)

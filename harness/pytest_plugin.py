@@ -13,6 +13,7 @@ or through ``fmlgrade check``, which drives the same plugin in-process.
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,11 +25,12 @@ from fmlgrade.spec.tasks import TASKS, task_by_id
 from .profiles import DEFAULT_PROFILE, PROFILES, load_profile
 from .results import CheckResult, classify
 from .solution import Solution
+from .isolation import WorkerFailure
 from .time_limit import CheckTimeout, time_limit
 from .under_test import SubmissionUnderTest
 
 SESSION_PLUGIN_NAME = "fmlgrade-session"
-DEFAULT_CHECK_TIMEOUT = 120.0
+DEFAULT_TASK_TIMEOUT = 120.0
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -53,11 +55,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="hypothesis effort: quick, grade (default, derandomized) or thorough",
     )
     group.addoption(
-        "--check-timeout",
+        "--task-timeout",
         type=float,
-        default=DEFAULT_CHECK_TIMEOUT,
+        default=DEFAULT_TASK_TIMEOUT,
         metavar="SECONDS",
-        help=f"wall-clock limit of one check (default {DEFAULT_CHECK_TIMEOUT:g}; 0 for none); "
+        help=f"wall-clock limit of one check (default {DEFAULT_TASK_TIMEOUT:g}; 0 for none); "
         "a task whose check runs out of time is reported as 'timeout'",
     )
     group.addoption(
@@ -86,7 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
         solutions,
         profile=config.getoption("--fmlgrade-profile"),
         device=config.getoption("--device"),
-        check_timeout=config.getoption("--check-timeout"),
+        task_timeout=config.getoption("--task-timeout"),
     )
     config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
 
@@ -118,7 +120,7 @@ class GradingSession:
         profile: str = DEFAULT_PROFILE,
         device: str = "auto",
         reference: Solution | None = None,
-        check_timeout: float | None = DEFAULT_CHECK_TIMEOUT,
+        task_timeout: float | None = DEFAULT_TASK_TIMEOUT,
     ) -> None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
@@ -130,8 +132,11 @@ class GradingSession:
         self.reference = reference
         self.profile = profile
         self.device = device
-        self.check_timeout = check_timeout
-        self._timed_out: set[tuple[str, str]] = set()  # (solution, task) pairs that ran out of time
+        self.task_timeout = task_timeout
+        #: (solution, task) pairs whose remaining checks are not run, and why.
+        self._abandoned: dict[tuple[str, str], str] = {}
+        #: Seconds each (solution, task) pair has used of its time limit.
+        self._task_seconds: dict[tuple[str, str], float] = defaultdict(float)
         self.results: dict[str, list[CheckResult]] = defaultdict(list)
         self._under_test = {
             solution.name: SubmissionUnderTest(
@@ -201,18 +206,39 @@ class GradingSession:
             yield
             return
         key = (under_test.name, _task_marker(item))
-        if key in self._timed_out:
-            # A hung task costs its own time once, not once per check.
-            item.obj = _skip_after_timeout
+        remaining = None
+        if self.task_timeout:
+            remaining = self.task_timeout - self._task_seconds[key]
+        if key in self._abandoned:
+            # A hung or crashed task costs its own checks once, not once per check.
+            item.obj = _not_run(self._abandoned[key])
+        client = under_test._client()
         cwd = os.getcwd()
+        started = time.monotonic()
         try:
-            with time_limit(self.check_timeout, f"this check of task {key[1]}", under_test.source_files):
+            if client is not None:
+                client.deadline = None if remaining is None else started + max(remaining, 0.001)
                 outcome = yield
+            else:
+                with time_limit(remaining, f"task {key[1]}", under_test.source_files):
+                    outcome = yield
         finally:
             os.chdir(cwd)  # a student's os.chdir must not move the grader
+            self._task_seconds[key] += time.monotonic() - started
+            if client is not None:
+                client.deadline = None
+                client.end_check()
         excinfo = outcome.excinfo
         if excinfo is not None and isinstance(excinfo[1], CheckTimeout):
-            self._timed_out.add(key)
+            self._abandoned.setdefault(key, "an earlier check of this task already ran out of time")
+        elif excinfo is not None and isinstance(excinfo[1], WorkerFailure):
+            self._abandoned.setdefault(key, f"an earlier check of this task ended the submission's process")
+
+    def pytest_sessionfinish(self) -> None:
+        for solution in self.solutions:
+            client = getattr(solution, "client", None)
+            if client is not None:
+                client.close()
 
     # -- recording -------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
@@ -272,8 +298,11 @@ class GradingSession:
             terminalreporter.write_line(line)
 
 
-def _skip_after_timeout(*args, **kwargs) -> None:
-    raise CheckTimeout("not run: an earlier check of this task already ran out of time")
+def _not_run(reason: str):
+    def not_run(*args, **kwargs) -> None:
+        raise CheckTimeout(f"not run: {reason}")
+
+    return not_run
 
 
 def _is_ours(exc: BaseException) -> bool:

@@ -19,7 +19,7 @@ import pytest
 import fmlgrade.spec as spec_package
 from fmlgrade.spec.tasks import TASKS
 
-from .pytest_plugin import DEFAULT_CHECK_TIMEOUT, GradingSession
+from .pytest_plugin import DEFAULT_TASK_TIMEOUT, GradingSession
 from .results import CheckResult
 from .solution import Solution
 
@@ -73,7 +73,7 @@ def run_checks(
     device: str = "auto",
     parts: Sequence[int] = PARTS,
     keyword: str | None = None,
-    check_timeout: float | None = DEFAULT_CHECK_TIMEOUT,
+    task_timeout: float | None = DEFAULT_TASK_TIMEOUT,
 ) -> dict[str, list[CheckResult]]:
     """Run the checks of ``parts`` on every solution; return each one's check results.
 
@@ -83,7 +83,7 @@ def run_checks(
     for part in parts:
         if part not in PARTS:
             raise ValueError(f"parts must be drawn from {PARTS}, got {part!r}")
-    session = GradingSession(solutions, profile=profile, device=device, check_timeout=check_timeout)
+    session = GradingSession(solutions, profile=profile, device=device, task_timeout=task_timeout)
     _pin_torch_threads(parts)
     runnable = [p for p in parts if not missing_libraries(p)]
     if runnable:

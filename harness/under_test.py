@@ -88,17 +88,35 @@ class SubmissionUnderTest:
         any other object comes back as an opaque handle that may only be
         passed to a later ``observe`` call.
         """
-        observer_path(observer)  # the same rule as in the worker, so mistakes show here too
+        path = observer_path(observer)  # the same rule as in the worker, so mistakes show here too
+        client = self._client()
+        if client is not None:
+            return client.request("observe", path, args, kwargs)
         return observer(StudentView(self.solution), *args, **kwargs)
 
     def share(self, path: str | os.PathLike[str]) -> str:
         """A path under which the student's side can read the file or folder ``path``."""
-        return os.fspath(path)
+        client = self._client()
+        return client.share(os.fspath(path)) if client is not None else os.fspath(path)
 
     def seed(self, seed: int) -> None:
-        """Seed the global random generators the student's code draws from (NumPy's, Python's)."""
+        """Seed the global random generators the student's code draws from (Python's, NumPy's,
+        and torch's where the student's code runs in a worker that loaded it)."""
+        client = self._client()
+        if client is not None:
+            client.request("seed", seed)
+            return
         random.seed(seed)
         np.random.seed(seed)
+
+    def _client(self) -> Any:
+        """The worker client when the solution runs isolated, else ``None``."""
+        return getattr(self.solution, "client", None)
+
+    @property
+    def isolated(self) -> bool:
+        """Whether the student's code runs in a worker process."""
+        return self._client() is not None
 
     def compose(self, task: Task) -> tuple[dict[str, Any], list[str]]:
         """The objects an integration task runs, and the names taken from the reference.
@@ -151,8 +169,18 @@ class SubmissionUnderTest:
         solution, say) has no code running yet, and loading it here would import
         torch into a Part 1 run.
         """
-        from .library_audit import LibraryAudit
+        from .library_audit import LibraryAudit, Reach
 
+        client = self._client()
+        if client is not None:
+            audit = LibraryAudit((), task.libraries)
+            client.request("audit_start", list(task.libraries), [*also_allowed, "fmlgrade.harness.remote_objects"])
+            try:
+                yield audit
+            finally:
+                found = client.request("audit_stop") if client.alive else []
+                audit.findings.extend(Reach(*map(_plain, entry)) for entry in found if len(entry) == 5)
+            return
         files = frozenset(
             module.__file__
             for module in self.solution.modules
@@ -160,3 +188,8 @@ class SubmissionUnderTest:
         )
         with LibraryAudit(files, task.libraries, also_allowed=also_allowed) as audit:
             yield audit
+
+
+def _plain(value: Any) -> Any:
+    """A finding's field as the worker claimed it, forced to str or int."""
+    return value if type(value) in (str, int) else str(value)

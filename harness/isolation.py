@@ -1,0 +1,482 @@
+"""Grading a submission whose code runs in a worker process of its own.
+
+:class:`WorkerClient` starts the worker (:mod:`fmlgrade.harness.worker`) in a
+fresh temporary folder, as an unprivileged user where the grader runs as
+root, under the limits of :class:`~fmlgrade.harness.process_limits.WorkerLimits`,
+and talks to it over the channel of :mod:`fmlgrade.harness.channel`.
+:class:`IsolatedSolution` is a :class:`~fmlgrade.harness.solution.Solution`
+whose names live in that worker: the checks get proxies, and plain data
+(arrays, tensors, numbers) is copied into the grader before any check looks
+at it. A worker that dies or runs past its deadline is killed, with
+everything it started, and a new one is started for the next task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fmlgrade.spec.stand_ins import has_stand_in
+
+from . import process_limits
+from .channel import Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteFailure
+from .remote_objects import OBJECT_OPS, ObjectTable, ProxyCache, apply_op, ref_of
+from .solution import Solution, SourceFile
+from .time_limit import CheckTimeout
+from .worker_guards import FilePolicy
+
+#: Seconds a worker may take to start and run the submission's files.
+STARTUP_SECONDS = 120.0
+#: Workers started for one submission before the grader gives up on it (one per task at most).
+MAX_STARTS = 40
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # harness/.. (source tree or site-packages/fmlgrade)
+
+
+class WorkerFailure(BaseException):
+    """The worker could not answer. A ``BaseException``, so hypothesis does not retry the example."""
+
+
+class WorkerDied(WorkerFailure):
+    """The worker process ended while the grader was waiting for it."""
+
+
+class WorkerUnavailable(WorkerFailure):
+    """The submission's worker cannot be (re)started."""
+
+
+def _grader_folders() -> list[str]:
+    import fmlgrade.harness
+    import fmlgrade.solutions
+    import fmlgrade.spec
+
+    return [str(Path(m.__file__).resolve().parent) for m in (fmlgrade.spec, fmlgrade.harness, fmlgrade.solutions)]
+
+
+def _is_grader_object(obj: Any) -> bool:
+    """Whether ``obj`` may be handed to student code: an object, class or function of the grader's spec or
+    reference solutions (never a module, a builtin or anything reaching the grader's internals)."""
+    if isinstance(obj, types.MethodType):
+        return _is_grader_object(obj.__self__)
+    if isinstance(obj, types.ModuleType):
+        return False
+    holder = obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
+    module = sys.modules.get(getattr(holder, "__module__", "") or "")
+    filename = getattr(module, "__file__", None)
+    if not filename:
+        return False
+    real = os.path.realpath(filename)
+    spec_dir, _, solutions_dir = _grader_folders()
+    return any(real.startswith(folder + os.sep) for folder in (spec_dir, solutions_dir))
+
+
+def file_policy(workdir: str, shared: Sequence[str]) -> FilePolicy:
+    """Where the worker may read and write: the Python installation, the grader's worker-side
+    modules, its own folder and the shared folders; never the answers."""
+    import sysconfig
+
+    readable = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        with contextlib.suppress(KeyError):
+            readable.add(os.path.realpath(sysconfig.get_paths()[key]))
+    cwd = os.path.realpath(os.getcwd())
+    for entry in sys.path:
+        real = os.path.realpath(entry) if entry else cwd
+        if os.path.isdir(real) and real != cwd and real != "/":
+            readable.add(real)
+    spec_dir, harness_dir, solutions_dir = _grader_folders()
+    readable.update({spec_dir, harness_dir, str(Path(spec_dir).parent / "fixtures")})
+    secret = [solutions_dir, os.path.join(spec_dir, "part1")]
+    secret += [str(p) for p in Path(spec_dir).glob("part*/test_*.py")]
+    secret += [str(p) for p in Path(spec_dir).glob("part*/__pycache__/test_*")]
+    source_tests = Path(spec_dir).parent / "tests"
+    if source_tests.is_dir():
+        secret.append(str(source_tests))
+    readable.add("/dev")
+    return FilePolicy(
+        readable=sorted(readable | {os.path.realpath(p) for p in shared}),
+        writable=[os.path.realpath(workdir)],
+        secret=secret,
+    )
+
+
+def _torch_home() -> str:
+    home = os.environ.get("TORCH_HOME")
+    if home:
+        return os.path.realpath(home)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.realpath(os.path.join(cache, "torch"))
+
+
+_LIVE_CLIENTS: set[WorkerClient] = set()
+
+
+class WorkerClient:
+    """The grader's end of one submission's worker process."""
+
+    def __init__(
+        self,
+        name: str,
+        origin: str,
+        sources: Sequence[SourceFile] = (),
+        module_names: Sequence[str] = (),
+        *,
+        limits: process_limits.WorkerLimits | None = None,
+        user: str | None = "auto",
+    ) -> None:
+        self.name, self.origin = name, origin
+        self.sources = list(sources)
+        self.module_names = list(module_names)
+        self.limits = limits or process_limits.WorkerLimits()
+        self.user = process_limits.choose_worker_user(user)
+        self.generation = 0
+        self.starts = 0
+        self.process: subprocess.Popen | None = None
+        self.endpoint: Endpoint | None = None
+        self.workdir: str | None = None
+        self.report: dict[str, Any] | None = None
+        self.exports = ObjectTable("grader")
+        self.proxies = ProxyCache(self._object_request)
+        self.codec = Codec("grader", self._export, self.exports.resolve, self.proxies.proxy, ref_of)
+        self.shared: dict[str, str] = {}
+        self.deadline: float | None = None
+        self.last_death = ""
+        self._spared: set[int] = set()
+
+    # -- life cycle ----------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None and self.endpoint is not None
+
+    def _make_workdir(self) -> str:
+        workdir = tempfile.mkdtemp(prefix="fmlgrade-worker-")
+        os.makedirs(os.path.join(workdir, "shared"))
+        for index, source in enumerate(self.sources):
+            folder = os.path.join(workdir, "submission", str(index))
+            os.makedirs(folder)
+            with open(os.path.join(folder, Path(source.path).name), "w", encoding="utf-8") as handle:
+                handle.write(source.code)
+        if self.user is not None:
+            for root, dirs, files in os.walk(workdir):
+                for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.chown(entry, *self.user)
+        return workdir
+
+    def start(self) -> None:
+        """Start a worker and run the submission's files in it."""
+        if self.starts >= MAX_STARTS:
+            raise WorkerUnavailable(
+                f"the submission's process was started {MAX_STARTS} times and ended each time; "
+                "the remaining checks are not run"
+            )
+        self.close()
+        self.starts += 1
+        self.generation += 1
+        self.exports = ObjectTable("grader", self.generation)
+        self.proxies = ProxyCache(self._object_request)
+        self.codec = Codec("grader", self._export, self.exports.resolve, self.proxies.proxy, ref_of)
+        self.workdir = self._make_workdir()
+        self.shared = {}
+        process_limits.become_subreaper()
+        self._spared = process_limits.children_of(os.getpid()) | {
+            c.process.pid for c in _LIVE_CLIENTS if c.process is not None
+        }
+        ours, theirs = multiprocessing.Pipe(duplex=True)
+        sources = []
+        for index, source in enumerate(self.sources):
+            copy = SourceFile(source.path, source.code, source.left_out, source.chunks)
+            object.__setattr__(copy, "worker_folder", os.path.join(self.workdir, "submission", str(index)))
+            sources.append(copy)
+        search_path = [p for p in sys.path if p and os.path.realpath(p) != os.path.realpath(os.getcwd())]
+        bootstrap = (
+            "import sys; sys.path[:0] = sys.argv[2].split(__import__('os').pathsep); "
+            "from fmlgrade.harness.worker import main; main(int(sys.argv[1]))"
+        )
+        kwargs: dict[str, Any] = {}
+        if self.user is not None:
+            kwargs.update(user=self.user[0], group=self.user[1], extra_groups=[])
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-c", bootstrap, str(theirs.fileno()), os.pathsep.join(search_path)],
+            pass_fds=[theirs.fileno()],
+            cwd=self.workdir,
+            env=process_limits.worker_environment(self.workdir, self.limits, _torch_home()),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            **kwargs,
+        )
+        theirs.close()
+        _LIVE_CLIENTS.add(self)
+        settings = {
+            "generation": self.generation,
+            "name": self.name,
+            "origin": self.origin,
+            "sources": sources,
+            "module_names": self.module_names,
+            "limits": self.limits,
+            "workdir": self.workdir,
+            "policy": file_policy(self.workdir, [_torch_home()]),
+        }
+        ours.send_bytes(pickle.dumps(settings))
+        self.endpoint = Endpoint(ours, self._serve, trusted_peer=False)
+        self.endpoint.deadline = time.monotonic() + STARTUP_SECONDS
+        try:
+            message = self.endpoint._receive()
+        except (PeerGone, DeadlineExceeded) as exc:
+            why = self._bury(timed_out=isinstance(exc, DeadlineExceeded))
+            raise WorkerDied(f"the submission's process {why} before its files finished running") from None
+        finally:
+            if self.endpoint is not None:
+                self.endpoint.deadline = None
+        if message[0] != "ready":
+            self._bury()
+            raise WorkerDied("the submission's process sent something else than its loading report")
+        self.report = self.codec.decode(message[1])
+
+    def _bury(self, *, timed_out: bool = False) -> str:
+        """Kill the worker and what it started; say how it ended."""
+        process = self.process
+        why = "ran out of time" if timed_out else "ended"
+        if process is not None:
+            try:
+                os.killpg(process.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                code = process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
+            stderr = b""
+            if process.stderr is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    stderr = process.stderr.read()[-600:]
+                    process.stderr.close()
+            if not timed_out and code is not None:
+                why = _describe_exit(code, stderr.decode("utf-8", "replace"), self.limits)
+            process_limits.kill_strays(process.pid, self._spared)
+        self.process = None
+        if self.endpoint is not None:
+            with contextlib.suppress(OSError):
+                self.endpoint.connection.close()
+        self.endpoint = None
+        self.last_death = why
+        _LIVE_CLIENTS.discard(self)
+        return why
+
+    def close(self) -> None:
+        """Stop the worker (if running) and remove its folder."""
+        if self.process is not None:
+            self._bury(timed_out=False)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def ensure_started(self) -> None:
+        if not self.alive:
+            self.start()
+
+    # -- requests ------------------------------------------------------------
+    def request(self, op: str, *args: Any) -> Any:
+        """Ask the worker for ``op``; decode the answer. Raises on timeouts and deaths."""
+        self.ensure_started()
+        assert self.endpoint is not None
+        self.endpoint.deadline = self.deadline
+        if self.proxies.dropped:
+            dropped, self.proxies.dropped = self.proxies.dropped, []
+            numbers = [n for generation, n in dropped if generation == self.generation]
+            if numbers:
+                self._raw_request("release", numbers)
+        return self.codec.decode(self._raw_request(op, *[self.codec.encode(a) for a in args]))
+
+    def _raw_request(self, op: str, *args: Any) -> Any:
+        assert self.endpoint is not None
+        try:
+            return self.endpoint.request(op, *args)
+        except DeadlineExceeded:
+            self._bury(timed_out=True)
+            raise CheckTimeout("ran out of time: the task's time limit was reached") from None
+        except PeerGone:
+            why = self._bury()
+            raise WorkerDied(f"the submission's process {why}") from None
+
+    def _object_request(self, kind: str, target: Any, op: str, args: tuple) -> Any:
+        return self.request(kind, target, op, args)
+
+    # -- the grader's objects, asked for by the worker -----------------------------
+    def _export(self, obj: Any) -> Any:
+        if not _is_grader_object(obj):
+            raise TypeError(f"the grader does not hand objects of type {type(obj).__name__} to student code")
+        return self.exports.export(obj)
+
+    def _serve(self, op: str, args: tuple) -> Any:
+        if op != "object" or len(args) != 3:
+            raise PermissionError(f"the worker may not ask the grader for {op!r}")
+        target, object_op, object_args = self.codec.decode(args)
+        if object_op not in OBJECT_OPS:
+            raise ValueError(f"unknown operation {object_op!r}")
+        if object_op in ("getattr", "setattr", "method") and (
+            type(object_args[0]) is not str or object_args[0].startswith("_")
+        ):
+            raise PermissionError("student code may only use public attributes of the grader's objects")
+        return self.codec.encode(apply_op(target, object_op, tuple(object_args)))
+
+    def end_check(self) -> None:
+        """Revoke what the grader handed over during a check."""
+        self.exports.clear()
+
+    def share(self, path: str) -> str:
+        """Copy ``path`` into the worker's folder (once); return the worker's path of the copy."""
+        self.ensure_started()
+        assert self.workdir is not None
+        source = os.path.realpath(path)
+        if source not in self.shared:
+            target = os.path.join(self.workdir, "shared", str(len(self.shared)), os.path.basename(source))
+            if os.path.isdir(source):
+                shutil.copytree(source, target)
+            else:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copy2(source, target)
+            if self.user is not None:
+                for root, dirs, files in os.walk(os.path.dirname(target)):
+                    for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                        os.chown(entry, *self.user)
+            self.shared[source] = target
+        return self.shared[source]
+
+
+def _describe_exit(code: int, stderr: str, limits: process_limits.WorkerLimits) -> str:
+    if code < 0:
+        text = f"was killed by signal {-code}"
+        if -code == 9 and limits.memory_mb:
+            text += f" (it may have gone over its memory limit of {limits.memory_mb} MiB)"
+        return text
+    text = f"exited with status {code}"
+    if "MemoryError" in stderr:
+        text += f" after running out of memory (limit {limits.memory_mb} MiB)"
+    return text + " (sys.exit or os._exit in the submission's code?)" if "Traceback" not in stderr else text
+
+
+class IsolatedSolution(Solution):
+    """A solution whose code runs in a worker; names come back as proxies."""
+
+    def __init__(self, client: WorkerClient) -> None:
+        super().__init__(name=client.name, origin=client.origin, trusted=False)
+        self.client = client
+        self._load_failed = ""
+        self._merged_generation = 0
+        self._active: list[frozenset[str]] = []
+
+    def _loaded(self) -> dict[str, Any]:
+        if self._load_failed:
+            return {"problems": [], "left_out": [], "names": []}
+        try:
+            self.client.ensure_started()
+        except WorkerFailure as exc:
+            self._load_failed = str(exc)
+            self.problems.append(f"{exc}; nothing could be graded")
+            return {"problems": [], "left_out": [], "names": []}
+        report = self.client.report or {}
+        if not self._merged_generation:  # the first load's messages; a restart repeats them
+            self._merged_generation = self.client.generation
+            self.problems.extend(str(p) for p in report.get("problems", []))
+            self.left_out.extend(str(p) for p in report.get("left_out", []))
+        return report
+
+    def load_all(self) -> None:
+        self._loaded()
+
+    def provides(self, name: str) -> bool:
+        return name in self._loaded().get("names", ()) or self._substituted_here(name)
+
+    def _substituted_here(self, name: str) -> bool:
+        return any(name in names for names in self._active)
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._loaded().get("names", ()))
+
+    def get(self, name: str) -> Any:
+        self._loaded()
+        found, value = self.client.request("lookup", name)
+        if not found:
+            from .solution import MissingName
+
+            raise MissingName(f"{self.name} does not define {name!r}")
+        return value
+
+    def source_files(self) -> frozenset[str]:
+        return frozenset(source.path for source in self.client.sources) | frozenset(
+            chunk.label for source in self.client.sources for chunk in source.chunks
+        )
+
+    @contextlib.contextmanager
+    def substituted(self, replacements: Mapping[str, Any]) -> Iterator[None]:
+        stand_ins = [name for name in replacements if has_stand_in(name)]
+        grader_objects = {name: value for name, value in replacements.items() if name not in stand_ins}
+        token = self.client.request("substitute", grader_objects, stand_ins)
+        generation = self.client.generation
+        self._active = [*self._active, frozenset(replacements)]
+        try:
+            yield
+        finally:
+            self._active = self._active[:-1]
+            if self.client.alive and self.client.generation == generation:
+                with contextlib.suppress(RemoteFailure, WorkerDied, CheckTimeout):
+                    self.client.request("restore", token)
+
+
+ISOLATION_MODES = ("auto", "worker", "none")
+
+
+@dataclass(frozen=True)
+class IsolationSettings:
+    """How submissions are run: ``mode`` ``auto`` (untrusted code in a worker, the grader's own
+    solutions in-process), ``worker`` (everything in a worker) or ``none`` (everything in-process,
+    for debugging trusted code only)."""
+
+    mode: str = "auto"
+    limits: process_limits.WorkerLimits = field(default_factory=process_limits.WorkerLimits)
+    user: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ISOLATION_MODES:
+            raise ValueError(f"isolation must be one of {', '.join(ISOLATION_MODES)}, not {self.mode!r}")
+
+    def applies_to(self, solution: Solution) -> bool:
+        """Whether ``solution`` runs in a worker under these settings."""
+        return self.mode == "worker" or (self.mode == "auto" and not solution.trusted)
+
+
+def isolated_sources(read: Any, settings: IsolationSettings) -> IsolatedSolution:
+    """A solution for the files a reader read (:class:`~fmlgrade.harness.adapters.SubmissionSources`)."""
+    client = WorkerClient(read.name, read.origin, read.sources, limits=settings.limits, user=settings.user)
+    solution = IsolatedSolution(client)
+    solution.problems.extend(read.problems)
+    solution.left_out.extend(read.left_out)
+    return solution
+
+
+def isolated_modules(solution: Solution, settings: IsolationSettings) -> IsolatedSolution:
+    """An installed (module-based) solution run in a worker: its modules' files are sent as files."""
+    import importlib.util
+
+    names = [m.__name__ for m in solution.modules] + list(solution.pending)
+    sources = []
+    for module_name in names:
+        spec = importlib.util.find_spec(module_name)
+        origin = getattr(spec, "origin", None)
+        if origin and origin.endswith(".py"):
+            sources.append(SourceFile(path=origin, code=Path(origin).read_text(encoding="utf-8")))
+    client = WorkerClient(solution.name, solution.origin, sources, limits=settings.limits, user=settings.user)
+    return IsolatedSolution(client)

@@ -1,0 +1,191 @@
+"""Operating-system limits of the worker process, and cleaning up after it.
+
+The worker limits itself before any student code runs (memory, processes,
+file sizes, core dumps); the grader decides which user it runs as and, when
+it ends, kills whatever processes the submission left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import resource
+import signal
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Defaults sized for a 2-core, 4 GB grading container (the grader itself takes about 1.3 GB).
+DEFAULT_MEMORY_MB = 2048
+#: Processes (threads count too) the worker's user may have beyond those it has at start.
+DEFAULT_EXTRA_PROCESSES = 64
+#: Largest file the worker may write.
+MAX_FILE_BYTES = 1 << 30
+#: Environment variables that pin native thread pools to one thread.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS")
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """The limits one worker runs under; ``memory_mb`` of 0 means no memory limit."""
+
+    memory_mb: int = DEFAULT_MEMORY_MB
+    extra_processes: int = DEFAULT_EXTRA_PROCESSES
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.memory_mb, int) or self.memory_mb < 0:
+            raise ValueError(f"memory_mb must be a whole number of MiB >= 0, got {self.memory_mb!r}")
+        if self.memory_mb and self.memory_mb < 512:
+            raise ValueError(
+                f"memory_mb={self.memory_mb} is too small: the worker needs about 500 MiB for numpy "
+                "and 1 GiB once torch is imported; give at least 512 (0 turns the limit off)"
+            )
+        if not isinstance(self.threads, int) or self.threads < 1:
+            raise ValueError(f"threads must be a positive whole number, got {self.threads!r}")
+
+
+def _count_processes(uid: int) -> int:
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                continue
+    return count
+
+
+def limit_worker(limits: WorkerLimits) -> None:
+    """Apply ``limits`` to the current process (the worker, before student code runs)."""
+    if limits.memory_mb:
+        size = limits.memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_DATA, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
+    if os.geteuid() != 0 and sys.platform.startswith("linux"):
+        cap = _count_processes(os.getuid()) + limits.extra_processes
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        if hard == resource.RLIM_INFINITY or cap < hard:
+            resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+
+
+def worker_environment(workdir: str, limits: WorkerLimits, torch_home: str | None) -> dict[str, str]:
+    """The worker's environment: no secrets of the grader's, caches and temp files in ``workdir``."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "XDG_CACHE_HOME": os.path.join(workdir, ".cache"),
+        "MPLCONFIGDIR": os.path.join(workdir, ".matplotlib"),
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "LANG": "C.UTF-8",
+        "FMLGRADE_TORCH_THREADS": str(limits.threads),
+    }
+    env.update({name: str(limits.threads) for name in THREAD_VARIABLES})
+    if torch_home:
+        env["TORCH_HOME"] = torch_home
+    for name in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def _readable_by_others(path: Path) -> bool:
+    """Whether a user other than the owner can reach ``path`` (every folder above it searchable)."""
+    try:
+        path = path.resolve()
+        for part in [path, *path.parents]:
+            mode = part.stat().st_mode
+            needed = stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
+            if not mode & needed:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def choose_worker_user(requested: str | None) -> tuple[int, int] | None:
+    """The (uid, gid) the worker runs as, or ``None`` for the grader's own user.
+
+    ``requested`` is a user name; ``"auto"`` (or ``None``) means ``nobody``
+    when the grader runs as root and the Python installation is readable by
+    others, otherwise the grader's own user; ``"self"`` always means the
+    grader's own user.
+    """
+    if requested in (None, "auto"):
+        if os.geteuid() != 0:
+            return None
+        import fmlgrade.harness as harness_package
+
+        needed = [Path(sys.executable), Path(harness_package.__file__), Path(os.__file__)]
+        if not all(_readable_by_others(p) for p in needed):
+            return None
+        requested = "nobody"
+    if requested == "self":
+        return None
+    try:
+        entry = pwd.getpwnam(requested)
+    except KeyError:
+        raise ValueError(f"worker user {requested!r} does not exist; name an existing user, 'auto' or 'self'") from None
+    if entry.pw_uid != os.geteuid() and os.geteuid() != 0:
+        raise ValueError(f"only root can run the worker as another user ({requested!r}); use 'auto' or 'self'")
+    return entry.pw_uid, entry.pw_gid
+
+
+def children_of(pid: int) -> set[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def become_subreaper() -> bool:
+    """Make orphans of our descendants our children (Linux), so they can be found and killed."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def kill_strays(process_group: int, spared: set[int]) -> int:
+    """Kill the worker's process group and our child processes not in ``spared``; return how many."""
+    killed = 0
+    try:
+        os.killpg(process_group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for _ in range(20):  # orphans keep arriving while their parents die
+        strays = children_of(os.getpid()) - spared
+        if not strays:
+            break
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+    return killed

@@ -1,0 +1,261 @@
+"""Objects that stay on one side of the channel, and the proxies the other side holds.
+
+Plain data crosses the channel by value; any other object stays where it
+was made and the other side gets a :class:`Proxy`, whose attribute reads,
+calls and item access become requests. The grader holds proxies of student
+objects; the worker holds proxies of the few grader objects a check hands to
+student code (reference layers for ``MyNeuralNet``, say), and the grader
+answers those requests under :class:`ExportPolicy`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .channel import Ref
+
+#: Operations a proxy can ask of the object behind it.
+OBJECT_OPS = frozenset(
+    {"call", "method", "getattr", "setattr", "getitem", "setitem", "len", "iter", "next", "repr", "bool", "array"}
+)
+
+
+def type_names(obj: Any) -> tuple[str, ...]:
+    """Qualified names of ``type(obj)`` and its bases, most derived first."""
+    names = []
+    for cls in type(obj).__mro__:
+        names.append(f"{cls.__module__}.{cls.__qualname__}")
+    return tuple(names)
+
+
+def public_methods(obj: Any) -> frozenset[str]:
+    """Names of the public functions defined on ``type(obj)`` (not on ``object``)."""
+    if isinstance(obj, type) or inspect.isroutine(obj):
+        return frozenset()
+    names = set()
+    for cls in type(obj).__mro__[:-1]:
+        for name, value in vars(cls).items():
+            if not name.startswith("_") and inspect.isfunction(value):
+                names.add(name)
+    return frozenset(names)
+
+
+class ObjectTable:
+    """The objects of one side that the other side holds references to."""
+
+    def __init__(self, owner: str, generation: int = 0) -> None:
+        self.owner = owner
+        self.generation = generation
+        self._objects: dict[int, Any] = {}
+        self._ids_by_identity: dict[int, int] = {}
+        self._next = itertools.count(1)
+
+    def export(self, obj: Any) -> Ref:
+        """A reference to ``obj``, the same one each time ``obj`` is exported."""
+        number = self._ids_by_identity.get(id(obj))
+        if number is None or self._objects.get(number) is not obj:
+            number = next(self._next)
+            self._objects[number] = obj
+            self._ids_by_identity[id(obj)] = number
+        return Ref(self.owner, number, self.generation, type_names(obj), public_methods(obj))
+
+    def resolve(self, ref: Ref) -> Any:
+        """The object behind one of this side's refs."""
+        if ref.generation != self.generation or ref.id not in self._objects:
+            raise LookupError(
+                "an object handed over earlier is no longer available (it belonged to an earlier "
+                "check or to a worker process that has since been restarted)"
+            )
+        return self._objects[ref.id]
+
+    def release(self, numbers: list[int]) -> None:
+        """Forget objects the other side no longer holds."""
+        for number in numbers:
+            obj = self._objects.pop(number, None)
+            if obj is not None and self._ids_by_identity.get(id(obj)) == number:
+                del self._ids_by_identity[id(obj)]
+
+    def clear(self) -> None:
+        """Forget every object (the refs the other side holds stop working)."""
+        self._objects.clear()
+        self._ids_by_identity.clear()
+
+
+def apply_op(obj: Any, op: str, args: tuple) -> Any:
+    """Carry out proxy operation ``op`` on the local object ``obj``."""
+    if op == "call":
+        positional, keywords = args
+        return obj(*positional, **keywords)
+    if op == "method":
+        name, positional, keywords = args
+        return getattr(obj, name)(*positional, **keywords)
+    if op == "getattr":
+        return getattr(obj, args[0])
+    if op == "setattr":
+        setattr(obj, args[0], args[1])
+        return None
+    if op == "getitem":
+        return obj[args[0]]
+    if op == "setitem":
+        obj[args[0]] = args[1]
+        return None
+    if op == "len":
+        return len(obj)
+    if op == "iter":
+        return iter(obj)
+    if op == "next":
+        return next(obj)
+    if op == "repr":
+        return repr(obj)[:2000]
+    if op == "bool":
+        return bool(obj)
+    if op == "array":
+        return np.array(obj, dtype=args[0] if args else None)
+    raise ValueError(f"unknown operation {op!r}")
+
+
+class Proxy:
+    """An object of the other side. Use it like the object; each use is a request.
+
+    Proxies compare by identity and are never truthy-by-default on this
+    side: ``bool``, ``len``, ``repr``, item access and ``np.asarray`` all ask
+    the object itself.
+    """
+
+    __slots__ = ("_fml_ref", "_fml_request", "__weakref__")
+
+    def __init__(self, ref: Ref, request: Callable[..., Any]) -> None:
+        object.__setattr__(self, "_fml_ref", ref)
+        object.__setattr__(self, "_fml_request", request)
+
+    def _fml_op(self, op: str, *args: Any) -> Any:
+        return self._fml_request("object", self, op, args)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        if name in self._fml_ref.methods:
+            return _BoundMethod(self, name)
+        return self._fml_op("getattr", name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._fml_op("setattr", name, value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fml_op("call", args, kwargs)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._fml_op("getitem", key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._fml_op("setitem", key, value)
+
+    def __len__(self) -> int:
+        length = self._fml_op("len")
+        if type(length) is not int or length < 0:
+            raise TypeError("len() of the object is not a non-negative int")
+        return length
+
+    def __iter__(self) -> Any:
+        iterator = self._fml_op("iter")
+        return _Iteration(iterator) if isinstance(iterator, Proxy) else iter(iterator)
+
+    def __bool__(self) -> bool:
+        return bool(self._fml_op("bool") is True)
+
+    def __repr__(self) -> str:
+        text = self._fml_op("repr")
+        return text if type(text) is str else f"<{self._fml_ref.type_names[0]}>"
+
+    __str__ = __repr__
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        result = self._fml_op("array", *( [np.dtype(dtype).str] if dtype is not None else []))
+        if not isinstance(result, np.ndarray):
+            raise TypeError(f"a {self._fml_ref.type_names[0]} cannot be read as an array")
+        return result
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+class _BoundMethod:
+    """``proxy.name`` for a public method: calling it is one request."""
+
+    __slots__ = ("_proxy", "_name")
+
+    def __init__(self, proxy: Proxy, name: str) -> None:
+        self._proxy, self._name = proxy, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._proxy._fml_op("method", self._name, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<method {self._name} of {self._proxy._fml_ref.type_names[0]}>"
+
+
+class _Iteration:
+    """Iterates a remote iterator one ``next`` at a time."""
+
+    def __init__(self, iterator: Proxy) -> None:
+        self._iterator = iterator
+
+    def __iter__(self) -> _Iteration:
+        return self
+
+    def __next__(self) -> Any:
+        from .channel import RemoteFailure
+
+        try:
+            return self._iterator._fml_op("next")
+        except RemoteFailure as failure:
+            if failure.type_name == "StopIteration":
+                raise StopIteration from None
+            raise
+
+
+_PROXY_TYPES: dict[str, type] = {}
+
+
+def proxy_type(ref: Ref) -> type:
+    """A :class:`Proxy` subclass named like the remote type, so messages read naturally."""
+    qualified = ref.type_names[0] if ref.type_names else "object"
+    cls = _PROXY_TYPES.get(qualified)
+    if cls is None:
+        name = qualified.rpartition(".")[2] or "object"
+        cls = type(name, (Proxy,), {"__slots__": (), "__module__": "remote"})
+        _PROXY_TYPES[qualified] = cls
+    return cls
+
+
+class ProxyCache:
+    """One proxy per remote object, so ``require(x) is require(x)`` holds; notes dropped ones."""
+
+    def __init__(self, request: Callable[..., Any]) -> None:
+        self._request = request
+        self._proxies: weakref.WeakValueDictionary[tuple[int, int], Proxy] = weakref.WeakValueDictionary()
+        self.dropped: list[tuple[int, int]] = []
+
+    def proxy(self, ref: Ref) -> Proxy:
+        key = (ref.generation, ref.id)
+        existing = self._proxies.get(key)
+        if existing is not None:
+            return existing
+        made = proxy_type(ref)(ref, self._request)
+        self._proxies[key] = made
+        weakref.finalize(made, self.dropped.append, (ref.generation, ref.id))
+        return made
+
+
+def ref_of(value: Any) -> Ref | None:
+    """The ref behind ``value`` if it is a proxy."""
+    return object.__getattribute__(value, "_fml_ref") if isinstance(value, Proxy) else None

@@ -1,0 +1,197 @@
+"""The worker process: where a submission's code runs, and nothing of the grader's answers.
+
+The grader starts it (see :mod:`fmlgrade.harness.isolation`) with one end of a
+channel. The worker reads its settings, limits itself, puts up its guards,
+runs the submission's files and then answers requests: look a name up, call
+or inspect an object, run an observer, seed the generators, audit library
+calls. It never imports the reference solutions or the checks.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .channel import Codec, Endpoint
+from .remote_objects import OBJECT_OPS, ObjectTable, ProxyCache, apply_op, ref_of
+
+#: Outcome exceptions of the spec that keep their meaning across the channel.
+OUTCOME_KINDS = ("NotAttempted", "PrerequisiteFailed")
+
+
+class Worker:
+    """The worker's side of the channel and the submission it holds."""
+
+    def __init__(self, connection: Connection, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.objects = ObjectTable("worker", settings["generation"])
+        self.endpoint = Endpoint(connection, self.handle, trusted_peer=True, describe_failure=self.describe)
+        self.proxies = ProxyCache(self._request)
+        self.codec = Codec("worker", self.objects.export, self.objects.resolve, self.proxies.proxy, ref_of)
+        self.solution: Any = None
+        self.student_files: set[str] = set()
+        self._substitutions: dict[int, Any] = {}
+        self._audit: Any = None
+
+    # -- the grader's objects, seen from here ---------------------------------
+    def _request(self, kind: str, target: Any, op: str, args: tuple) -> Any:
+        answer = self.endpoint.request(kind, self.codec.encode(target), op, self.codec.encode(args))
+        return self.codec.decode(answer)
+
+    # -- loading -------------------------------------------------------------
+    def load(self) -> dict[str, Any]:
+        """Run the submission's files; report what happened."""
+        from .adapters import run_source
+        from .solution import Solution
+
+        solution = Solution(name=self.settings["name"], origin=self.settings["origin"])
+        for index, source in enumerate(self.settings["sources"]):
+            module, problems, left_out = run_source(source, f"fmlgrade_submission_{index}", folder=source_folder(source))
+            solution.modules.append(module)
+            solution.problems.extend(problems)
+            solution.left_out.extend(left_out)
+            self.student_files.update(getattr(module, "__fmlgrade_files__", ()) or (source.path,))
+        for module_name in self.settings.get("module_names", ()):
+            solution.pending.append(module_name)
+        solution.load_all()
+        for module in solution.modules:
+            if getattr(module, "__file__", None):
+                self.student_files.add(module.__file__)
+        self.solution = solution
+        return {"problems": solution.problems, "left_out": solution.left_out, "names": sorted(solution.names())}
+
+    # -- answering -----------------------------------------------------------
+    def handle(self, op: str, args: tuple) -> Any:
+        if os.getpid() != self.settings["pid"]:
+            os._exit(0)  # a forked copy of the worker must never answer
+        decoded = self.codec.decode(args)
+        try:
+            result = self._dispatch(op, decoded)
+        finally:
+            self._flush_releases()
+        return self.codec.encode(result)
+
+    def _flush_releases(self) -> None:
+        pass  # the grader revokes its own exports per check; nothing to tell it
+
+    def _dispatch(self, op: str, args: list) -> Any:
+        if op == "object":
+            target, object_op, object_args = args
+            if object_op not in OBJECT_OPS:
+                raise ValueError(f"unknown operation {object_op!r}")
+            return apply_op(target, object_op, tuple(object_args))
+        if op == "lookup":
+            (name,) = args
+            return (True, self.solution.get(name)) if self.solution.provides(name) else (False, None)
+        if op == "names":
+            return sorted(self.solution.names())
+        if op == "substitute":
+            from fmlgrade.spec.stand_ins import stand_in
+
+            grader_objects, stand_in_names = args
+            replacements = {**grader_objects, **{name: stand_in(name) for name in stand_in_names}}
+            manager = self.solution.substituted(replacements)
+            manager.__enter__()
+            self._substitutions[id(manager)] = manager
+            return id(manager)
+        if op == "restore":
+            (token,) = args
+            manager = self._substitutions.pop(token, None)
+            if manager is not None:
+                manager.__exit__(None, None, None)
+            return None
+        if op == "observe":
+            from .student_view import StudentView, resolve_observer
+
+            path, positional, keywords = args
+            return resolve_observer(path)(StudentView(self.solution), *positional, **keywords)
+        if op == "seed":
+            seed(args[0])
+            return None
+        if op == "release":
+            self.objects.release([number for number in args[0] if isinstance(number, int)])
+            return None
+        if op == "audit_start":
+            from .library_audit import LibraryAudit
+
+            libraries, also_allowed = args
+            self._audit = LibraryAudit(self.student_files, libraries, also_allowed=also_allowed)
+            self._audit.__enter__()
+            return None
+        if op == "audit_stop":
+            audit, self._audit = self._audit, None
+            if audit is None:
+                return []
+            audit.__exit__(None, None, None)
+            return [(r.library, r.target, r.filename, r.lineno, r.function) for r in audit.findings]
+        if op == "ping":
+            return "pong"
+        raise ValueError(f"unknown request {op!r}")
+
+    def describe(self, exc: BaseException) -> tuple[str, str]:
+        """How the grader should read ``exc``: its kind and the student's line that raised it."""
+        kind = type(exc).__name__ if type(exc).__name__ in OUTCOME_KINDS else "error"
+        where = ""
+        try:
+            for frame in traceback.extract_tb(exc.__traceback__):
+                if frame.filename in self.student_files:
+                    where = f"{frame.filename}, line {frame.lineno}, in {frame.name}"
+                    if frame.line:
+                        where += f": {frame.line.strip()}"
+        except Exception:  # noqa: BLE001 - a hostile traceback
+            where = ""
+        return kind, where
+
+
+def seed(value: int) -> None:
+    """Seed Python's, NumPy's and (when loaded) torch's global generators."""
+    random.seed(value)
+    import numpy as np
+
+    np.random.seed(value % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(value)
+
+
+def source_folder(source: Any) -> str | None:
+    """Where the worker's copy of the submission file's folder is (for sibling imports)."""
+    return getattr(source, "worker_folder", None)
+
+
+def main(fd: int) -> None:
+    """Entry point: ``python -c 'from fmlgrade.harness.worker import main; main(FD)'``."""
+    import pickle
+
+    from . import process_limits, worker_guards
+
+    connection = Connection(fd)
+    settings = pickle.loads(connection.recv_bytes())
+    settings["pid"] = os.getpid()
+    process_limits.limit_worker(settings["limits"])
+    os.chdir(settings["workdir"])
+    os.register_at_fork(after_in_child=lambda: _forked_child(connection))
+    import numpy  # noqa: F401 - imported before the guards: the grader's copy, not one from the working folder
+
+    worker_guards.install(settings["policy"])
+    worker = Worker(connection, settings)
+    try:
+        report = worker.load()
+    except BaseException as exc:  # noqa: BLE001 - report, then exit
+        report = {"problems": [f"the submission could not be loaded: {type(exc).__name__}: {exc}"],
+                  "left_out": [], "names": []}
+    connection.send_bytes(pickle.dumps(("ready", worker.codec.encode(report))))
+    worker.endpoint.serve_forever()
+    os._exit(0)
+
+
+def _forked_child(connection: Connection) -> None:
+    """In a child forked by student code: cut it off from the grader's channel."""
+    try:
+        os.close(connection.fileno())
+    except OSError:
+        pass
