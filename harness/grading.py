@@ -28,7 +28,7 @@ def grade_solution(
     """Grade an already loaded solution (moved into a worker if ``isolation`` says so)."""
     isolation = isolation or IsolationSettings()
     if isolation.applies_to(solution) and not isinstance(solution, IsolatedSolution):
-        solution = isolated_modules(solution, isolation)
+        solution = isolated_modules(solution, isolation, parts)
     checks = run_checks(
         [solution], profile=profile, device=device, parts=parts, task_timeout=task_timeout
     )[solution.name]
@@ -66,7 +66,7 @@ def grade_paths(
     if isolation.mode == "none":
         solution: Solution = load_submission(paths, read_source, name=name)
     else:
-        solution = isolated_sources(read_submission(paths, read_source, name=name), isolation)
+        solution = isolated_sources(read_submission(paths, read_source, name=name), isolation, parts)
     return grade_solution(
         solution, profile=profile, device=device, rubric=rubric, parts=parts, task_timeout=task_timeout,
         isolation=isolation,

@@ -31,7 +31,9 @@ from typing import Any
 from fmlgrade.spec.stand_ins import has_stand_in
 
 from . import process_limits
-from .channel import Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteFailure
+from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed
+
+from .channel import KINDS, Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteFailure
 from .remote_objects import OBJECT_OPS, ObjectTable, ProxyCache, apply_op, ref_of
 from .solution import Solution, SourceFile
 from .time_limit import CheckTimeout
@@ -120,6 +122,7 @@ def _torch_home() -> str:
 
 
 _LIVE_CLIENTS: set[WorkerClient] = set()
+KINDS.update(NotAttempted=NotAttempted, PrerequisiteFailed=PrerequisiteFailed)
 
 
 class WorkerClient:
@@ -134,8 +137,10 @@ class WorkerClient:
         *,
         limits: process_limits.WorkerLimits | None = None,
         user: str | None = "auto",
+        preload: Sequence[str] = (),
     ) -> None:
         self.name, self.origin = name, origin
+        self.preload = tuple(preload)
         self.sources = list(sources)
         self.module_names = list(module_names)
         self.limits = limits or process_limits.WorkerLimits()
@@ -153,6 +158,7 @@ class WorkerClient:
         self.deadline: float | None = None
         self.last_death = ""
         self._spared: set[int] = set()
+        self._stderr: Any = None
 
     # -- life cycle ----------------------------------------------------------
     @property
@@ -193,6 +199,8 @@ class WorkerClient:
             c.process.pid for c in _LIVE_CLIENTS if c.process is not None
         }
         ours, theirs = multiprocessing.Pipe(duplex=True)
+        # Not a pipe: processes the submission leaves behind would keep a pipe open forever.
+        self._stderr = tempfile.TemporaryFile()
         sources = []
         for index, source in enumerate(self.sources):
             copy = SourceFile(source.path, source.code, source.left_out, source.chunks)
@@ -213,7 +221,7 @@ class WorkerClient:
             env=process_limits.worker_environment(self.workdir, self.limits, _torch_home()),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             start_new_session=True,
             **kwargs,
         )
@@ -226,6 +234,7 @@ class WorkerClient:
             "sources": sources,
             "module_names": self.module_names,
             "limits": self.limits,
+            "preload": self.preload,
             "workdir": self.workdir,
             "policy": file_policy(self.workdir, [_torch_home()]),
         }
@@ -258,14 +267,10 @@ class WorkerClient:
                 code = process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 code = None
-            stderr = b""
-            if process.stderr is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    stderr = process.stderr.read()[-600:]
-                    process.stderr.close()
-            if not timed_out and code is not None:
-                why = _describe_exit(code, stderr.decode("utf-8", "replace"), self.limits)
             process_limits.kill_strays(process.pid, self._spared)
+            stderr = self._stderr_tail()
+            if not timed_out and code is not None:
+                why = _describe_exit(code, stderr, self.limits)
         self.process = None
         if self.endpoint is not None:
             with contextlib.suppress(OSError):
@@ -274,6 +279,19 @@ class WorkerClient:
         self.last_death = why
         _LIVE_CLIENTS.discard(self)
         return why
+
+    def _stderr_tail(self, size: int = 2000) -> str:
+        """The end of what the worker wrote to its standard error (then the file is closed)."""
+        handle, self._stderr = self._stderr, None
+        if handle is None:
+            return ""
+        with contextlib.suppress(OSError, ValueError):
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - size))
+            text = handle.read().decode("utf-8", "replace")
+            handle.close()
+            return text
+        return ""
 
     def close(self) -> None:
         """Stop the worker (if running) and remove its folder."""
@@ -422,6 +440,10 @@ class IsolatedSolution(Solution):
 
     @contextlib.contextmanager
     def substituted(self, replacements: Mapping[str, Any]) -> Iterator[None]:
+        self._loaded()
+        if self._load_failed:
+            yield
+            return
         stand_ins = [name for name in replacements if has_stand_in(name)]
         grader_objects = {name: value for name, value in replacements.items() if name not in stand_ins}
         token = self.client.request("substitute", grader_objects, stand_ins)
@@ -458,16 +480,34 @@ class IsolationSettings:
         return self.mode == "worker" or (self.mode == "auto" and not solution.trusted)
 
 
-def isolated_sources(read: Any, settings: IsolationSettings) -> IsolatedSolution:
+def libraries_to_preload(sources: Sequence[SourceFile], parts: Sequence[int]) -> tuple[str, ...]:
+    """torch (and torchvision) when a graded part needs them or the submission mentions them.
+
+    They are imported before the worker's guards go up, because loading
+    them uses native-library calls the guards refuse to student code.
+    """
+    text = "\n".join(source.code for source in sources)
+    wanted = []
+    if any(part in (2, 3) for part in parts) or "torch" in text:
+        wanted.append("torch")
+    if 3 in parts or "torchvision" in text:
+        wanted.append("torchvision")
+    return tuple(wanted)
+
+
+def isolated_sources(read: Any, settings: IsolationSettings, parts: Sequence[int] = (1, 2, 3)) -> IsolatedSolution:
     """A solution for the files a reader read (:class:`~fmlgrade.harness.adapters.SubmissionSources`)."""
-    client = WorkerClient(read.name, read.origin, read.sources, limits=settings.limits, user=settings.user)
+    client = WorkerClient(read.name, read.origin, read.sources, limits=settings.limits, user=settings.user,
+                          preload=libraries_to_preload(read.sources, parts))
     solution = IsolatedSolution(client)
     solution.problems.extend(read.problems)
     solution.left_out.extend(read.left_out)
     return solution
 
 
-def isolated_modules(solution: Solution, settings: IsolationSettings) -> IsolatedSolution:
+def isolated_modules(
+    solution: Solution, settings: IsolationSettings, parts: Sequence[int] = (1, 2, 3)
+) -> IsolatedSolution:
     """An installed (module-based) solution run in a worker: its modules' files are sent as files."""
     import importlib.util
 
@@ -478,5 +518,6 @@ def isolated_modules(solution: Solution, settings: IsolationSettings) -> Isolate
         origin = getattr(spec, "origin", None)
         if origin and origin.endswith(".py"):
             sources.append(SourceFile(path=origin, code=Path(origin).read_text(encoding="utf-8")))
-    client = WorkerClient(solution.name, solution.origin, sources, limits=settings.limits, user=settings.user)
+    client = WorkerClient(solution.name, solution.origin, sources, limits=settings.limits, user=settings.user,
+                          preload=libraries_to_preload(sources, parts))
     return IsolatedSolution(client)

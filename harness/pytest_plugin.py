@@ -133,8 +133,8 @@ class GradingSession:
         self.profile = profile
         self.device = device
         self.task_timeout = task_timeout
-        #: (solution, task) pairs whose remaining checks are not run, and why.
-        self._abandoned: dict[tuple[str, str], str] = {}
+        #: (solution, task) pairs whose remaining checks are not run: the exception type to report, and why.
+        self._abandoned: dict[tuple[str, str], tuple[type[BaseException], str]] = {}
         #: Seconds each (solution, task) pair has used of its time limit.
         self._task_seconds: dict[tuple[str, str], float] = defaultdict(float)
         self.results: dict[str, list[CheckResult]] = defaultdict(list)
@@ -211,7 +211,7 @@ class GradingSession:
             remaining = self.task_timeout - self._task_seconds[key]
         if key in self._abandoned:
             # A hung or crashed task costs its own checks once, not once per check.
-            item.obj = _not_run(self._abandoned[key])
+            item.obj = _not_run(*self._abandoned[key])
         client = under_test._client()
         cwd = os.getcwd()
         started = time.monotonic()
@@ -230,9 +230,9 @@ class GradingSession:
                 client.end_check()
         excinfo = outcome.excinfo
         if excinfo is not None and isinstance(excinfo[1], CheckTimeout):
-            self._abandoned.setdefault(key, "an earlier check of this task already ran out of time")
+            self._abandoned.setdefault(key, (CheckTimeout, "an earlier check of this task already ran out of time"))
         elif excinfo is not None and isinstance(excinfo[1], WorkerFailure):
-            self._abandoned.setdefault(key, f"an earlier check of this task ended the submission's process")
+            self._abandoned.setdefault(key, (WorkerFailure, f"an earlier check of this task: {excinfo[1]}"))
 
     def pytest_sessionfinish(self) -> None:
         for solution in self.solutions:
@@ -298,9 +298,9 @@ class GradingSession:
             terminalreporter.write_line(line)
 
 
-def _not_run(reason: str):
+def _not_run(kind: type[BaseException], reason: str):
     def not_run(*args, **kwargs) -> None:
-        raise CheckTimeout(f"not run: {reason}")
+        raise kind(f"not run: {reason}")
 
     return not_run
 

@@ -10,6 +10,7 @@ answers those requests under :class:`ExportPolicy`.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import weakref
@@ -87,14 +88,47 @@ class ObjectTable:
         self._ids_by_identity.clear()
 
 
+def _call_noting_changes(function: Callable[..., Any], positional: Any, keywords: Any) -> tuple[Any, list]:
+    """Call ``function``; also return the array arguments it changed in place, as (position, value).
+
+    The caller's own arrays are copies on the other side of the channel, so
+    in-place changes (a mistake some checks look for) are sent back and copied
+    into them: both sides then see what one process would have seen.
+    """
+    positional, keywords = list(positional), dict(keywords)
+    before = [(i, a.copy()) for i, a in enumerate(positional) if type(a) is np.ndarray]
+    before += [(k, a.copy()) for k, a in keywords.items() if type(a) is np.ndarray]
+    result = function(*positional, **keywords)
+    changes = []
+    for key, old in before:
+        now = positional[key] if isinstance(key, int) else keywords[key]
+        if now.shape != old.shape or not np.array_equal(now, old, equal_nan=old.dtype.kind in "fc"):
+            changes.append((key, now))
+    return result, changes
+
+
+def apply_changes(changes: Any, positional: tuple, keywords: dict) -> None:
+    """Copy the other side's in-place changes into the caller's arrays (same shape and dtype only)."""
+    if type(changes) is not list:
+        return
+    for entry in changes:
+        if type(entry) is not tuple or len(entry) != 2:
+            continue
+        key, value = entry
+        original = positional[key] if type(key) is int and 0 <= key < len(positional) else keywords.get(key)
+        if type(original) is np.ndarray and isinstance(value, np.ndarray) and original.shape == value.shape:
+            with contextlib.suppress(TypeError, ValueError):
+                np.copyto(original, value, casting="same_kind")
+
+
 def apply_op(obj: Any, op: str, args: tuple) -> Any:
     """Carry out proxy operation ``op`` on the local object ``obj``."""
     if op == "call":
         positional, keywords = args
-        return obj(*positional, **keywords)
+        return _call_noting_changes(obj, positional, keywords)
     if op == "method":
         name, positional, keywords = args
-        return getattr(obj, name)(*positional, **keywords)
+        return _call_noting_changes(getattr(obj, name), positional, keywords)
     if op == "getattr":
         return getattr(obj, args[0])
     if op == "setattr":
@@ -148,7 +182,7 @@ class Proxy:
         self._fml_op("setattr", name, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._fml_op("call", args, kwargs)
+        return _returned(self._fml_op("call", args, kwargs), args, kwargs)
 
     def __getitem__(self, key: Any) -> Any:
         return self._fml_op("getitem", key)
@@ -188,6 +222,15 @@ class Proxy:
         return id(self)
 
 
+def _returned(answer: Any, positional: tuple, keywords: dict) -> Any:
+    """The result of a remote call, after copying its in-place changes into our arguments."""
+    if type(answer) is not tuple or len(answer) != 2:
+        raise TypeError("malformed answer to a call")
+    result, changes = answer
+    apply_changes(changes, positional, keywords)
+    return result
+
+
 class _BoundMethod:
     """``proxy.name`` for a public method: calling it is one request."""
 
@@ -197,7 +240,7 @@ class _BoundMethod:
         self._proxy, self._name = proxy, name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._proxy._fml_op("method", self._name, args, kwargs)
+        return _returned(self._proxy._fml_op("method", self._name, args, kwargs), args, kwargs)
 
     def __repr__(self) -> str:
         return f"<method {self._name} of {self._proxy._fml_ref.type_names[0]}>"

@@ -15,6 +15,8 @@ from typing import Literal
 
 from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed
 
+from .channel import RemoteFailure
+from .isolation import WorkerFailure
 from .time_limit import CheckTimeout
 
 if sys.version_info < (3, 11):  # pragma: no cover - hypothesis brings the backport
@@ -70,6 +72,8 @@ def _hypothesis_notes(exc: BaseException) -> list[str]:
 
 def _student_location(exc: BaseException, student_files: Iterable[str]) -> str:
     """'file.py, line N, in function' for the deepest frame in student code."""
+    if isinstance(exc, RemoteFailure):
+        return exc.where  # raised in the worker, which named the student's line
     files = set(student_files)
     where = ""
     for frame in traceback.extract_tb(exc.__traceback__):
@@ -100,8 +104,11 @@ def classify(exc: BaseException, student_files: Iterable[str]) -> tuple[CheckSta
     if isinstance(exc, AssertionError):
         message = str(exc) or "a check failed"
         return "failed", _clip("\n".join([message, *notes]))
+    if isinstance(exc, WorkerFailure):
+        return "error", _clip(str(exc))
     where = _student_location(exc, student_files)
-    message = f"{type(exc).__name__}: {exc}"
+    type_name = exc.type_name if isinstance(exc, RemoteFailure) else type(exc).__name__
+    message = f"{type_name}: {exc}"
     if where:
         message += f"\n  raised at {where}"
     return "error", _clip("\n".join([message, *notes]))

@@ -100,14 +100,16 @@ class SubmissionUnderTest:
         return client.share(os.fspath(path)) if client is not None else os.fspath(path)
 
     def seed(self, seed: int) -> None:
-        """Seed the global random generators the student's code draws from (Python's, NumPy's,
-        and torch's where the student's code runs in a worker that loaded it)."""
+        """Seed the global generators (Python's and NumPy's) of the grader and of the student's side.
+
+        In-process both are the same generators; a worker gets the same seed
+        (and seeds torch too, if the student's code loaded it).
+        """
+        random.seed(seed)
+        np.random.seed(seed)
         client = self._client()
         if client is not None:
             client.request("seed", seed)
-            return
-        random.seed(seed)
-        np.random.seed(seed)
 
     def _client(self) -> Any:
         """The worker client when the solution runs isolated, else ``None``."""

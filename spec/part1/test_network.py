@@ -83,7 +83,7 @@ def _reference_layers(submission, case: s.NetCase, log: list[Call]) -> list:
 def _net_with_reference_layers(submission, case: s.NetCase) -> tuple[Any, list, list[Call]]:
     """The student's network holding recording reference layers; also the layers and the log."""
     MyNeuralNet = submission.require("MyNeuralNet")
-    np.random.seed(SEED)
+    submission.seed(SEED)
     net = MyNeuralNet(case.w1.shape[1])
     log: list[Call] = []
     layers = _reference_layers(submission, case, log)

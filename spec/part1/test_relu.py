@@ -22,7 +22,7 @@ FORWARD = "MyReLU.forward"
 
 def _relu(submission):
     MyReLU = submission.require("MyReLU")
-    np.random.seed(0)
+    submission.seed(0)
     return MyReLU()
 
 

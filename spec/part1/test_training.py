@@ -125,7 +125,7 @@ def _recording_net(submission, n_hidden: int, log: list[Call]) -> Any:
             return super().update(*args, **kwargs)
 
     RecordingNet.__name__ = RecordingNet.__qualname__ = "MyNeuralNet"
-    np.random.seed(SEED)
+    submission.seed(SEED)
     return RecordingNet(n_hidden)
 
 
@@ -139,7 +139,7 @@ def _train_recorded(submission, schedule: s.TrainingSchedule) -> tuple[list[Call
     train = submission.require("train_myneuralnet")
     log: list[Call] = []
     net = _recording_net(submission, BOOKKEEPING_HIDDEN, log)
-    np.random.seed(SEED)  # a solution that shuffles with the global RNG is reproducible
+    submission.seed(SEED)  # a solution that shuffles with the global RNG is reproducible
     try:
         with submission.with_reference(*task_by_id("1.4").reference):
             train(net, *schedule)
@@ -369,11 +369,11 @@ def _loss(net: Any, N: int, *, what: str) -> float:
 def test_training_fits_the_data(submission):
     """train_myneuralnet trains the network it is given, in place, to a good fit (on a short schedule)."""
     train = submission.require("train_myneuralnet")
-    np.random.seed(SEED)
+    submission.seed(SEED)
     net = submission.reference_object("MyNeuralNet")(UNIT_FIT["n_hidden"])
     N = UNIT_FIT["N"]
     before = _loss(net, N, what="the reference network")
-    np.random.seed(SEED)
+    submission.seed(SEED)
     with submission.with_reference(*task_by_id("1.4").reference):
         train(net, UNIT_FIT["epochs"], UNIT_FIT["batch_size"], UNIT_FIT["learn_rate"], N)
     after = _loss(net, N, what="the reference network")
@@ -418,7 +418,7 @@ def _fit(submission, chosen: dict, schedule: tuple) -> tuple[Any, float]:
     from fmlgrade.spec.skeleton import train_and_plot_myneuralnet
 
     built: list = []
-    np.random.seed(SEED)
+    submission.seed(SEED)
     figure = train_and_plot_myneuralnet(
         *schedule,
         MyNeuralNet=_network_factory(submission, chosen, built),
