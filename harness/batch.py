@@ -91,7 +91,8 @@ def fingerprint(path: Path, settings: BatchSettings) -> str:
     """A hash of the submission's files, the grader version and the grading settings."""
     digest = hashlib.sha256()
     digest.update(grader_version().encode())
-    key = {k: v for k, v in asdict(settings).items() if k in ("profile", "device", "parts", "rubric", "task_timeout", "memory_limit")}
+    graded_by = ("profile", "device", "parts", "rubric", "task_timeout", "memory_limit")
+    key = {k: v for k, v in asdict(settings).items() if k in graded_by}
     digest.update(json.dumps(key, sort_keys=True).encode())
     if settings.rubric:
         digest.update(Path(settings.rubric).read_bytes())

@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed
 from fmlgrade.spec.stand_ins import has_stand_in
 
 from . import process_limits
-from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed
-
 from .channel import KINDS, Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteFailure
 from .remote_objects import OBJECT_OPS, ObjectTable, ProxyCache, apply_op, ref_of
 from .solution import Solution, SourceFile

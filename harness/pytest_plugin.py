@@ -22,10 +22,10 @@ import pytest
 
 from fmlgrade.spec.tasks import TASKS, task_by_id
 
+from .isolation import WorkerFailure
 from .profiles import DEFAULT_PROFILE, PROFILES, load_profile
 from .results import CheckResult, classify
 from .solution import Solution
-from .isolation import WorkerFailure
 from .time_limit import CheckTimeout, time_limit
 from .under_test import SubmissionUnderTest
 

@@ -51,7 +51,9 @@ class Worker:
 
         solution = Solution(name=self.settings["name"], origin=self.settings["origin"])
         for index, source in enumerate(self.settings["sources"]):
-            module, problems, left_out = run_source(source, f"fmlgrade_submission_{index}", folder=source_folder(source))
+            module, problems, left_out = run_source(
+                source, f"fmlgrade_submission_{index}", folder=source_folder(source)
+            )
             solution.modules.append(module)
             solution.problems.extend(problems)
             solution.left_out.extend(left_out)
