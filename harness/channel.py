@@ -76,7 +76,9 @@ def loads_untrusted(data: bytes) -> Any:
 
 
 def _array_tag(array: np.ndarray) -> tuple:
-    base = np.ascontiguousarray(np.asarray(array).view(np.ndarray))
+    base = np.asarray(array).view(np.ndarray)
+    if not base.flags.c_contiguous:
+        base = base.copy(order="C")
     if base.dtype.kind not in _NUMERIC_KINDS:
         raise ChannelError(f"arrays of dtype {base.dtype} cannot be sent, only numbers and booleans")
     return (ND, base.dtype.str, tuple(int(n) for n in base.shape), base.tobytes())

@@ -22,7 +22,8 @@ import pytest
 
 from fmlgrade.spec.tasks import TASKS, task_by_id
 
-from .isolation import WorkerFailure
+from .isolation import ISOLATION_MODES, WorkerFailure
+from .process_limits import DEFAULT_MEMORY_MB, WorkerLimits
 from .profiles import DEFAULT_PROFILE, PROFILES, load_profile
 from .results import CheckResult, classify
 from .solution import Solution
@@ -63,6 +64,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "a task whose check runs out of time is reported as 'timeout'",
     )
     group.addoption(
+        "--isolation",
+        choices=ISOLATION_MODES,
+        default="auto",
+        help="where --solution code runs: auto/worker (a worker process of its own, the default) or none "
+        "(in-process, for trusted code only)",
+    )
+    group.addoption(
+        "--memory-limit",
+        type=int,
+        default=DEFAULT_MEMORY_MB,
+        metavar="MIB",
+        help=f"memory limit of each worker process in MiB (default {DEFAULT_MEMORY_MB}; 0 for none)",
+    )
+    group.addoption(
         "--device",
         choices=DEVICES,
         default="auto",
@@ -77,11 +92,22 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if any(isinstance(p, GradingSession) for p in config.pluginmanager.get_plugins()):
         return  # fmlgrade check passed its own session
+    from .adapters import read_submission
+    from .isolation import IsolationSettings, isolated_sources
     from .plugins import installed_solutions, make_plugin_manager, solutions_from_paths
 
     paths = [Path(p) for p in config.getoption("--solution")]
     manager = make_plugin_manager(entry_points=True)
-    solutions = solutions_from_paths(paths, manager)
+    isolation = IsolationSettings(
+        mode=config.getoption("--isolation"), limits=WorkerLimits(memory_mb=config.getoption("--memory-limit"))
+    )
+    if isolation.mode == "none":
+        solutions = solutions_from_paths(paths, manager)
+    else:
+        solutions = [
+            isolated_sources(read_submission([path], manager.hook.fmlgrade_read_source), isolation)
+            for path in paths
+        ]
     if config.getoption("--installed-solutions") or not paths:
         solutions = installed_solutions(manager) + solutions
     session = GradingSession(
