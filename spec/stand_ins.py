@@ -18,7 +18,10 @@ import importlib
 from typing import Any
 
 #: Contract name -> "module:attribute" of its stand-in.
-STAND_INS: dict[str, str] = {}
+STAND_INS: dict[str, str] = {
+    "SimpLeNet": "fmlgrade.spec.part2.stand_ins:SimpLeNet",
+    "train": "fmlgrade.spec.part2.stand_ins:train",
+}
 
 
 def has_stand_in(name: str) -> bool:

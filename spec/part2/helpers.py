@@ -1,7 +1,10 @@
 """Shared helpers of the Part 2 checks: seeded data, layer surgery, the cached dataset.
 
-Nothing here imports student code. The checks hand student objects in and get
-plain tensors, modules and messages back.
+Nothing here imports student code. Both sides use this module: the observers
+(:mod:`fmlgrade.spec.part2.observers`, beside the student's code) for layer
+surgery and seeded inputs, the checks (trusted) for the same seeded inputs and
+weights, so that the two sides rebuild them from a seed instead of shipping
+them. It must not import :mod:`fmlgrade.solutions` or :mod:`fmlgrade.harness`.
 
 Decisions recorded here (see also the checks' docstrings):
 
@@ -18,6 +21,13 @@ Decisions recorded here (see also the checks' docstrings):
 * Torch runs single-threaded inside the training checks: on the grading
   machine's two cores, OpenMP threads of parallel workers fight over tiny
   tensors and cost ten times the wall time.
+* Where a check needs the same SimpLeNet weights on both sides (the student's
+  model after layer surgery and the trusted reference in 2.1b; the grader's
+  SimpLeNet that the student's ``train`` trains and the one the standard loop
+  trains in 2.2 and 2.3), both sides draw the contract layers from the same
+  seed (:func:`contract_layers`) and copy them in by shape
+  (:func:`load_contract_weights`): SimpLeNet's six parameter tensors all have
+  different shapes, so no names are needed.
 """
 
 from __future__ import annotations
@@ -72,6 +82,21 @@ def torch_threads(n: int = 1) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def deterministic(device: str) -> Iterator[None]:
+    """Deterministic cuDNN kernels for the block on CUDA (so two equal loops agree)."""
+    if not str(device).startswith("cuda"):
+        yield
+        return
+    backends = torch.backends.cudnn
+    before = backends.deterministic, backends.benchmark
+    backends.deterministic, backends.benchmark = True, False
+    try:
+        yield
+    finally:
+        backends.deterministic, backends.benchmark = before
 
 
 @contextlib.contextmanager
@@ -138,17 +163,21 @@ class Layers:
     linears: list[tuple[str, nn.Linear]]
 
     def linears_in_forward_order(self) -> list[tuple[str, nn.Linear]]:
-        """The two Linear layers, first the one that should take 4374 inputs.
+        """The two Linear layers, first the one that should take 4374 inputs (see :func:`forward_order`)."""
+        order = forward_order([linear.out_features for _, linear in self.linears])
+        return [self.linears[i] for i in order]
 
-        Registration order decides, except when the layer registered first is
-        plainly the output layer (one output, while the other has more): attribute
-        order is the student's choice.
-        """
-        if len(self.linears) == 2:
-            (_, first), (_, second) = self.linears
-            if first.out_features == 1 and second.out_features != 1:
-                return [self.linears[1], self.linears[0]]
-        return list(self.linears)
+
+def forward_order(out_features: list[int]) -> list[int]:
+    """Indices of the Linear layers (given their ``out_features``, in registration order) in forward order.
+
+    Registration order decides, except when two layers are registered and the
+    first is plainly the output layer (one output, while the other has more):
+    attribute order is the student's choice.
+    """
+    if len(out_features) == 2 and out_features[0] == 1 and out_features[1] != 1:
+        return [1, 0]
+    return list(range(len(out_features)))
 
 
 def find_layers(model: nn.Module) -> Layers:
@@ -170,6 +199,32 @@ def contract_layers(seed: int) -> tuple[nn.Conv2d, nn.Linear, nn.Linear]:
         first = nn.Linear(*LINEARS[0])
         second = nn.Linear(*LINEARS[1])
     return conv, first, second
+
+
+def load_contract_weights(model: nn.Module, seed: int) -> None:
+    """Give ``model`` (a SimpLeNet of the contract's shapes) the weights of :func:`contract_layers` ``(seed)``.
+
+    Raises ``ValueError`` (see :func:`copy_by_shape`) when its parameters do
+    not have the contract's six shapes.
+    """
+    copy_by_shape([p for layer in contract_layers(seed) for p in layer.parameters()], list(model.parameters()))
+
+
+#: What each of SimpLeNet's six parameter tensors is, by shape (for messages).
+PARAMETER_ROLES: dict[tuple[int, ...], str] = {
+    (6, 3, 3, 3): "the convolution's weight",
+    (6,): "the convolution's bias",
+    (10, FLAT_FEATURES): "the first Linear layer's weight",
+    (10,): "the first Linear layer's bias",
+    (1, 10): "the second Linear layer's weight",
+    (1,): "the second Linear layer's bias",
+}
+
+
+def parameter_role(shape: tuple[int, ...]) -> str:
+    """``"the convolution's weight (shape (6, 3, 3, 3))"``, for messages."""
+    role = PARAMETER_ROLES.get(tuple(shape), "the parameter")
+    return f"{role} (shape {tuple(shape)})"
 
 
 def _replace_submodule(model: nn.Module, name: str, new: nn.Module) -> None:
@@ -231,10 +286,6 @@ class ContractModel:
                 tensor.copy_(value)
         self._sync()
 
-    def load_into(self, other: nn.Module) -> None:
-        """Copy the current weights into ``other`` (the reference SimpLeNet) by shape."""
-        copy_by_shape(self.tensors(), list(other.parameters()))
-
 
 def _layers_first(problem: str) -> str:
     return (
@@ -260,9 +311,8 @@ def copy_by_shape(source: list[torch.Tensor], target: list[torch.Tensor]) -> Non
             match.copy_(tensor.detach().to(match.device))
 
 
-def parameter_shapes(model: nn.Module) -> str:
-    """``name: shape`` of every parameter, for messages."""
-    return ", ".join(f"{name}: {tuple(p.shape)}" for name, p in model.named_parameters()) or "none"
-
-
-# ---------------------------------------------------------------- the synthetic dataset
+def parameter_shapes(parameters: list[tuple[str, tuple[int, ...] | None]]) -> str:
+    """``name: shape`` of every parameter (given as ``(name, shape)``), for messages."""
+    return ", ".join(
+        f"{name}: {'uninitialised' if shape is None else tuple(shape)}" for name, shape in parameters
+    ) or "none"

@@ -2,7 +2,7 @@
 
 An integration task: it runs after the unit tasks and uses the student's
 ``train`` only if task 2.2 passed (the reference's otherwise, so a bug costs
-points in one task only). The model is always the reference SimpLeNet (2.3
+points in one task only). The model is always the grader's SimpLeNet (2.3
 grades ``train`` end to end, not the model). It is trained on the synthetic
 casting dataset through the provided loaders (:mod:`fmlgrade.spec.data`:
 JPEG files, a seeded train/validation split, a shuffling train loader), then
@@ -21,6 +21,14 @@ correct use of the loaders (peeking at one batch first moves the shuffling:
 over the 20 seeds that changed the accuracy by at most 0.06). The margin is
 0.1 (five of the 50 test images); doing better than the reference always
 passes. One run costs ~1.2 s (plus ~4 s once per machine to draw the images).
+
+The student's ``train`` runs beside the student's code
+(:func:`fmlgrade.spec.part2.observers.train_on_casting`) on the grader's
+SimpLeNet (the stand-in of :mod:`fmlgrade.spec.part2.stand_ins`, the same
+function as the reference SimpLeNet) and returns the trained parameters; the
+accuracy is measured here, with the reference SimpLeNet holding them. Both
+runs start from the same seeded weights (``contract_layers(SEED)``, copied in
+by shape).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import pytest
 import torch
 
 from fmlgrade.spec.part2 import helpers as h
+from fmlgrade.spec.part2 import observers as obs
 from fmlgrade.spec.tasks import task_by_id
 
 pytestmark = pytest.mark.task("2.3")
@@ -45,6 +54,12 @@ def _dataset():
     return h.cached_casting_dataset(n_train=N_TRAIN, n_test=N_TEST, seed=DATA_SEED)
 
 
+def _loaders():
+    from fmlgrade.spec.data import make_loaders
+
+    return make_loaders(_dataset(), batch_size=BATCH_SIZE, seed=SEED)
+
+
 def accuracy(model, loader, device) -> float:
     """Fraction of images whose prediction ``output > 0.5`` matches ``label == 1`` (trusted)."""
     model.eval()
@@ -57,25 +72,42 @@ def accuracy(model, loader, device) -> float:
     return correct / total
 
 
-def train_and_evaluate(train, submission, device) -> tuple[float, object]:
-    """Train a seeded reference SimpLeNet with ``train`` on the dataset; its test accuracy."""
-    from fmlgrade.spec.data import make_loaders
-
-    train_loader, val_loader, test_loader = make_loaders(
-        _dataset(), batch_size=BATCH_SIZE, seed=SEED
-    )
-    with h.torch_threads(1), h.seeded(SEED):
+def _seeded_reference_model(submission):
+    """The reference SimpLeNet holding ``contract_layers(SEED)``, the weights both runs start from."""
+    with h.seeded(SEED):
         model = submission.reference_object("SimpLeNet")()
-        history = train(model, train_loader, val_loader, EPOCHS, LEARN_RATE, device)
-        return accuracy(model.to(device), test_loader, device), history
+    h.load_contract_weights(model, SEED)
+    return model
 
 
 def reference_accuracy(submission, device) -> float:
-    """What the reference ``train`` reaches (deterministic: computed once per device)."""
+    """What the reference ``train`` reaches (trusted and deterministic: computed once per device)."""
     if device not in _REFERENCE_ACCURACY:
-        reached, _ = train_and_evaluate(submission.reference_object("train"), submission, device)
-        _REFERENCE_ACCURACY[device] = reached
+        train_loader, val_loader, test_loader = _loaders()
+        model = _seeded_reference_model(submission)
+        with h.torch_threads(1), h.seeded(SEED):
+            submission.reference_object("train")(model, train_loader, val_loader, EPOCHS, LEARN_RATE, device)
+            _REFERENCE_ACCURACY[device] = accuracy(model.to(device), test_loader, device)
     return _REFERENCE_ACCURACY[device]
+
+
+def student_accuracy(submission, device) -> tuple[float, str]:
+    """The test accuracy the student's ``train`` reaches from the same start, and its history's repr."""
+    seen = submission.observe(
+        obs.train_on_casting, root=submission.share(_dataset()), batch_size=BATCH_SIZE, seed=SEED,
+        epochs=EPOCHS, learn_rate=LEARN_RATE, device=device,
+    )
+    model = submission.reference_object("SimpLeNet")()
+    try:
+        h.copy_by_shape(list(seen["parameters"]), list(model.parameters()))
+    except ValueError as exc:
+        raise AssertionError(
+            f"after train(model, train_loader, val_loader, epochs={EPOCHS}, learn_rate={LEARN_RATE}, "
+            f"device={device!r}) the model's parameters {exc}; train must train the model it is given"
+        ) from None
+    *_, test_loader = _loaders()
+    with h.torch_threads(1):
+        return accuracy(model.to(device), test_loader, device), seen["history"]
 
 
 def test_trained_simplenet_reaches_the_reference_accuracy(submission, device):
@@ -84,17 +116,16 @@ def test_trained_simplenet_reaches_the_reference_accuracy(submission, device):
     Two epochs on the synthetic dataset through the provided loaders; the test
     accuracy may be at most 0.1 below what the reference train reaches.
     """
-    chosen, replaced = submission.compose(task_by_id("2.3"))
-    train = chosen["train"]
-    expected = reference_accuracy(submission, device)
-    if train is submission.reference_object("train"):
+    _, replaced = submission.compose(task_by_id("2.3"))
+    if "train" in replaced:
         return  # the reference stands in (2.2 did not pass): nothing of the student's to run
-    reached, history = train_and_evaluate(train, submission, device)
+    expected = reference_accuracy(submission, device)
+    reached, history = student_accuracy(submission, device)
     if reached < expected - MARGIN:
         raise AssertionError(
             f"SimpLeNet trained with your train(model, train_loader, val_loader, "
             f"epochs={EPOCHS}, learn_rate={LEARN_RATE}, device={device!r}) on the synthetic "
             f"casting data (provided loaders, batch size {BATCH_SIZE}) reaches a test accuracy "
             f"of {reached:.3f}; the reference train reaches {expected:.3f} from the same seed "
-            f"(at most {MARGIN} below is accepted). Its history: {history!r}"
+            f"(at most {MARGIN} below is accepted). Its history: {history}"
         )

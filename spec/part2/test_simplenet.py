@@ -17,6 +17,12 @@ SimpLeNet holding the same weights: a wrong order, a missing ReLU or sigmoid,
 average instead of max pooling or a wrong pooling size all change the output,
 whatever the attributes are called, while a wrong hyperparameter in the
 constructor costs 2.1a only.
+
+The student's model is built, changed and run only by the observers
+(:mod:`fmlgrade.spec.part2.observers`), beside the student's code; they return
+descriptions and outputs, and the checks here judge them against the contract
+and against the reference, which they run themselves with the same seeded
+weights (``contract_layers(seed)``) and inputs (``random_images``).
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from fmlgrade.spec.assertions import as_float_array, assert_close, assert_shape
-from fmlgrade.spec.outcomes import prerequisite
 from fmlgrade.spec.part2 import helpers as h
+from fmlgrade.spec.part2 import observers as obs
 
 #: Each example runs a few 224 x 224 images through two models: at most this many examples.
 EXAMPLES = 15
@@ -45,40 +51,19 @@ seeds = st.integers(0, 2**31 - 1)
 kinds = st.sampled_from(["uniform", "normal", "constant"])
 
 
-def _construct(submission):
-    """The student's ``SimpLeNet()``, built with torch's generator seeded (task 2.1a's code)."""
-    cls = submission.require("SimpLeNet")
-    with h.seeded(0):
-        model = cls()
-    if not isinstance(model, nn.Module):
-        raise AssertionError(f"SimpLeNet() must be an nn.Module, got {type(model).__name__}")
-    return model
-
-
-def _contract_model(submission, device, seed=0) -> h.ContractModel:
-    """For 2.1b: the student's model with contract-exact layers, on ``device``."""
-    with prerequisite("SimpLeNet() (the constructor, task 2.1a)"):
-        model = _construct(submission)
-    contract = h.ContractModel(model, seed)
-    contract.model.to(device)
-    return contract
-
-
-def _reference(submission, device) -> nn.Module:
-    with h.seeded(0):
-        return submission.reference_object("SimpLeNet")().to(device)
-
-
-def _forward(model, x, what):
-    """``model(x)`` as the student wrote it; errors are this check's (2.1b)."""
-    output = model(x)
-    if not isinstance(output, torch.Tensor):
-        raise AssertionError(f"{what}: must return a torch.Tensor, got {type(output).__name__}")
-    return output
+def _reference(submission, device, seed: int) -> nn.Module:
+    """The reference SimpLeNet holding ``contract_layers(seed)`` (trusted), on ``device``."""
+    model = submission.reference_object("SimpLeNet")()
+    h.load_contract_weights(model, seed)
+    return model.to(device)
 
 
 def _inputs(batch, seed, kind):
     return {"x": h.describe_images(batch, seed, kind)}
+
+
+def _forward_what(batch: int) -> str:
+    return f"SimpLeNet.forward(x) with x of shape {(batch, 3, h.IMAGE_SIZE, h.IMAGE_SIZE)}"
 
 
 # =================================================================== 2.1a: the layers
@@ -87,14 +72,15 @@ def _inputs(batch, seed, kind):
 @pytest.mark.task("2.1a")
 def test_one_conv_and_two_linear_layers(submission):
     """SimpLeNet() is an nn.Module with exactly one nn.Conv2d and two nn.Linear layers."""
-    layers = h.find_layers(_construct(submission))
+    layers = submission.observe(obs.describe_simplenet)
+    convs, linears = layers["convs"], layers["linears"]
     problems = []
-    if len(layers.convs) != 1:
-        names = ", ".join(name for name, _ in layers.convs) or "none"
-        problems.append(f"one nn.Conv2d layer (found {len(layers.convs)}: {names})")
-    if len(layers.linears) != 2:
-        names = ", ".join(name for name, _ in layers.linears) or "none"
-        problems.append(f"two nn.Linear layers (found {len(layers.linears)}: {names})")
+    if len(convs) != 1:
+        names = ", ".join(conv["name"] for conv in convs) or "none"
+        problems.append(f"one nn.Conv2d layer (found {len(convs)}: {names})")
+    if len(linears) != 2:
+        names = ", ".join(linear["name"] for linear in linears) or "none"
+        problems.append(f"two nn.Linear layers (found {len(linears)}: {names})")
     if problems:
         raise AssertionError(
             "SimpLeNet must register " + " and ".join(problems) + f"; the layers are {h.LAYERS_TEXT} "
@@ -106,10 +92,10 @@ def test_one_conv_and_two_linear_layers(submission):
 @pytest.mark.task("2.1a")
 def test_convolution_hyperparameters(submission):
     """The convolution is nn.Conv2d(3, 6, kernel_size=3, padding=1, stride=4) with a bias."""
-    layers = h.find_layers(_construct(submission))
-    if len(layers.convs) != 1:
-        raise AssertionError(f"SimpLeNet must have one nn.Conv2d layer, found {len(layers.convs)}")
-    name, conv = layers.convs[0]
+    convs = submission.observe(obs.describe_simplenet)["convs"]
+    if len(convs) != 1:
+        raise AssertionError(f"SimpLeNet must have one nn.Conv2d layer, found {len(convs)}")
+    conv = convs[0]
     expected = {
         "in_channels": 3,
         "out_channels": 6,
@@ -121,15 +107,15 @@ def test_convolution_hyperparameters(submission):
         "padding_mode": "zeros",
     }
     wrong = [
-        f"{key}={getattr(conv, key)!r} (expected {value!r})"
+        f"{key}={conv[key]!r} (expected {value!r})"
         for key, value in expected.items()
-        if getattr(conv, key) != value
+        if conv[key] != value
     ]
-    if conv.bias is None:
+    if not conv["bias"]:
         wrong.append("bias=False (expected a bias)")
     if wrong:
         raise AssertionError(
-            f"the convolution ({name}) must be Conv2d(3, 6, kernel_size=3, padding=1, stride=4); "
+            f"the convolution ({conv['name']}) must be Conv2d(3, 6, kernel_size=3, padding=1, stride=4); "
             f"found {', '.join(wrong)}"
         )
 
@@ -137,34 +123,35 @@ def test_convolution_hyperparameters(submission):
 @pytest.mark.task("2.1a")
 def test_linear_layers(submission):
     """The linear layers are nn.Linear(4374, 10) and nn.Linear(10, 1), both with a bias."""
-    layers = h.find_layers(_construct(submission))
-    if len(layers.linears) != 2:
+    linears = submission.observe(obs.describe_simplenet)["linears"]
+    if len(linears) != 2:
         raise AssertionError(
-            f"SimpLeNet must have two nn.Linear layers, found {len(layers.linears)}"
+            f"SimpLeNet must have two nn.Linear layers, found {len(linears)}"
         )
-    (name1, first), (name2, second) = layers.linears_in_forward_order()
+    first, second = (linears[i] for i in h.forward_order([linear["out_features"] for linear in linears]))
+    name1, name2 = first["name"], second["name"]
     problems = []
-    if first.in_features != h.FLAT_FEATURES:
-        hint = " (a LazyLinear? compute the size, see the hint)" if first.in_features == 0 else ""
+    if first["in_features"] != h.FLAT_FEATURES:
+        hint = " (a LazyLinear? compute the size, see the hint)" if first["in_features"] == 0 else ""
         problems.append(
             f"the first Linear layer ({name1}) must take {h.FLAT_FEATURES} inputs "
-            f"(6 x 27 x 27 after pooling), found {first.in_features}{hint}"
+            f"(6 x 27 x 27 after pooling), found {first['in_features']}{hint}"
         )
-    if first.out_features != 10:
+    if first["out_features"] != 10:
         problems.append(
-            f"the first Linear layer ({name1}) must have 10 outputs, found {first.out_features}"
+            f"the first Linear layer ({name1}) must have 10 outputs, found {first['out_features']}"
         )
-    if second.in_features != 10:
+    if second["in_features"] != 10:
         problems.append(
-            f"the second Linear layer ({name2}) must take 10 inputs, found {second.in_features}"
+            f"the second Linear layer ({name2}) must take 10 inputs, found {second['in_features']}"
         )
-    if second.out_features != 1:
+    if second["out_features"] != 1:
         problems.append(
-            f"the second Linear layer ({name2}) must have 1 output, found {second.out_features}"
+            f"the second Linear layer ({name2}) must have 1 output, found {second['out_features']}"
         )
-    for name, layer in ((name1, first), (name2, second)):
-        if layer.bias is None:
-            problems.append(f"the Linear layer {name} must have a bias (bias=True)")
+    for layer in (first, second):
+        if not layer["bias"]:
+            problems.append(f"the Linear layer {layer['name']} must have a bias (bias=True)")
     if problems:
         raise AssertionError("; ".join(problems))
 
@@ -172,21 +159,21 @@ def test_linear_layers(submission):
 @pytest.mark.task("2.1a")
 def test_trainable_parameter_count(submission):
     """SimpLeNet has 43,929 parameters, all trainable."""
-    model = _construct(submission)
-    params = list(model.named_parameters())
-    lazy = [n for n, p in params if isinstance(p, nn.parameter.UninitializedParameter)]
+    params = submission.observe(obs.describe_simplenet)["parameters"]
+    lazy = [p["name"] for p in params if p["lazy"]]
     if lazy:
         raise AssertionError(
             f"SimpLeNet's parameters {', '.join(lazy)} are not initialised (lazy layers); "
             f"use layers with explicit sizes: {h.LAYERS_TEXT}"
         )
-    total = sum(p.numel() for _, p in params)
-    trainable = sum(p.numel() for _, p in params if p.requires_grad)
+    total = sum(p["numel"] for p in params)
+    trainable = sum(p["numel"] for p in params if p["requires_grad"])
     if trainable != h.N_PARAMETERS or total != h.N_PARAMETERS:
+        shapes = h.parameter_shapes([(p["name"], p["shape"]) for p in params])
         raise AssertionError(
             f"SimpLeNet must have {h.N_PARAMETERS:,} trainable parameters (168 in the conv, "
             f"43,750 in Linear(4374, 10), 11 in Linear(10, 1)); found {trainable:,} trainable "
-            f"of {total:,} ({h.parameter_shapes(model)})"
+            f"of {total:,} ({shapes})"
         )
 
 
@@ -196,17 +183,13 @@ def test_trainable_parameter_count(submission):
 @pytest.mark.task("2.1b")
 def test_output_shape_and_range(submission, device):
     """forward maps a (B, 3, 224, 224) batch to a (B, 1) tensor of probabilities in (0, 1)."""
-    contract = _contract_model(submission, device)
-    model = contract.model
+    contract = submission.observe(obs.contract_simplenet, device, 0)
 
     @h.few_examples(EXAMPLES)
     @given(batch=batches, seed=seeds, kind=kinds)
     def check(batch, seed, kind):
-        contract.reseed(seed)
-        x = h.random_images(batch, seed, kind).to(device)
-        what = f"SimpLeNet.forward(x) with x of shape {tuple(x.shape)}"
-        with torch.no_grad():
-            output = _forward(model, x, what)
+        what = _forward_what(batch)
+        output = submission.observe(obs.contract_forward, contract, batch, seed, kind, device, what)["output"]
         values = assert_shape(output, (batch, 1), what=what, inputs=_inputs(batch, seed, kind))
         outside = (values <= 0) | (values >= 1) | ~(values == values)
         if outside.any():
@@ -216,8 +199,7 @@ def test_output_shape_and_range(submission, device):
                 f"for the inputs: {h.describe_images(batch, seed, kind)}"
             )
 
-    with h.torch_threads(1):
-        check()
+    check()
 
 
 @pytest.mark.task("2.1b")
@@ -227,61 +209,55 @@ def test_output_matches_reference(submission, device):
     The student's conv and linear layers are replaced by contract-exact ones
     (same weights as the reference's), so only what forward does is compared.
     """
-    contract = _contract_model(submission, device)
-    model = contract.model
-    reference = _reference(submission, device)
+    contract = submission.observe(obs.contract_simplenet, device, 0)
+    reference = _reference(submission, device, 0)
 
     @h.few_examples(EXAMPLES)
     @given(batch=batches, seed=seeds, kind=kinds)
     def check(batch, seed, kind):
-        contract.reseed(seed)
-        contract.load_into(reference)
-        x = h.random_images(batch, seed, kind).to(device)
-        original = x.clone()
-        what = f"SimpLeNet.forward(x) with x of shape {tuple(x.shape)}"
-        with torch.no_grad():
-            output = _forward(model, x, what)
-            expected = reference(original.clone())
+        what = _forward_what(batch)
+        seen = submission.observe(obs.contract_forward, contract, batch, seed, kind, device, what)
+        h.load_contract_weights(reference, seed)
+        with h.torch_threads(1), torch.no_grad():
+            expected = reference(h.random_images(batch, seed, kind).to(device))
         assert_close(
-            output, expected, what=what, rtol=RTOL, atol=ATOL,
+            seen["output"], expected, what=what, rtol=RTOL, atol=ATOL,
             inputs={**_inputs(batch, seed, kind), "layers": h.LAYERS_TEXT},
         )
-        if not torch.equal(x, original):
+        if seen["input_modified"]:
             raise AssertionError(f"{what}: forward must not modify its input x in place")
 
-    with h.torch_threads(1):
-        check()
+    check()
 
 
 @pytest.mark.task("2.1b")
 def test_gradients_reach_every_layer(submission, device):
     """forward keeps the autograd graph: every layer's weights get the reference's gradients."""
-    contract = _contract_model(submission, device, seed=3)
-    reference = _reference(submission, device)
-    contract.load_into(reference)
-    x = h.random_images(3, 11).to(device)
-    upstream = torch.tensor([[0.7], [-1.3], [0.4]], device=device)
+    upstream = [[0.7], [-1.3], [0.4]]
     what = "SimpLeNet.forward(x) for x of shape (3, 3, 224, 224), then (output * g).sum().backward()"
+    seen = submission.observe(obs.contract_gradients, device, 3, 3, 11, upstream, what)
+    assert_shape(seen["output"], (3, 1), what=what)
+    if not seen["requires_grad"]:
+        raise AssertionError(
+            f"{what}: the output does not depend on the parameters through autograd; forward "
+            "must not use torch.no_grad(), .detach(), .data, .item() or NumPy on the way"
+        )
+    reference = _reference(submission, device, 3)
     with h.torch_threads(1):
-        output = _forward(contract.model, x, what)
-        assert_shape(output.detach(), (3, 1), what=what)
-        if not output.requires_grad:
-            raise AssertionError(
-                f"{what}: the output does not depend on the parameters through autograd; forward "
-                "must not use torch.no_grad(), .detach(), .data, .item() or NumPy on the way"
-            )
-        (output * upstream).sum().backward()
-        (reference(x) * upstream).sum().backward()
-    expected = {tuple(p.shape): p.grad for p in reference.parameters()}
-    for tensor in contract.tensors():
-        shape = tuple(tensor.shape)
-        if tensor.grad is None:
+        output = reference(h.random_images(3, 11).to(device))
+        (output * torch.tensor(upstream, device=device)).sum().backward()
+    expected = {tuple(p.grad.shape): p.grad for p in reference.parameters()}
+    for shape, gradient in seen["gradients"]:
+        shape = tuple(shape)
+        if gradient is None:
             raise AssertionError(
                 f"{what}: no gradient reached the parameter of shape {shape}; forward must use "
                 "every layer and keep the autograd graph"
             )
+        if shape not in expected:
+            raise AssertionError(f"{what}: the model has a parameter of shape {shape}, which the contract has not")
         assert_close(
-            tensor.grad, expected[shape], what=f"{what}: gradient of the parameter of shape {shape}",
+            gradient, expected[shape], what=f"{what}: gradient of the parameter of shape {shape}",
             rtol=1e-4, atol=1e-7,
         )
 
@@ -289,38 +265,29 @@ def test_gradients_reach_every_layer(submission, device):
 @pytest.mark.task("2.1b")
 def test_batch_of_one(submission, device):
     """A batch of one image gives a (1, 1) output, equal to that image's row in a larger batch."""
-    contract = _contract_model(submission, device, seed=5)
-    x = h.random_images(3, 21).to(device)
-    with h.torch_threads(1), torch.no_grad():
-        batched = as_float_array(
-            _forward(contract.model, x, "SimpLeNet.forward(x) for x of shape (3, 3, 224, 224)"),
-            what="SimpLeNet.forward(x) for x of shape (3, 3, 224, 224)",
-        )
-        for row in range(3):
-            what = f"SimpLeNet.forward(x[{row}:{row + 1}]) (a batch of one image)"
-            single = _forward(contract.model, x[row:row + 1].clone(), what)
-            assert_shape(single, (1, 1), what=what, inputs=_inputs(3, 21, "uniform"))
-            if batched.shape == (3, 1):
-                assert_close(single, batched[row:row + 1], what=what, rtol=RTOL, atol=ATOL)
+    batched_what = "SimpLeNet.forward(x) for x of shape (3, 3, 224, 224)"
+    singles = [f"SimpLeNet.forward(x[{row}:{row + 1}]) (a batch of one image)" for row in range(3)]
+    steps = [(None, None, batched_what)] + [(None, (row, row + 1), singles[row]) for row in range(3)]
+    outputs = submission.observe(obs.contract_outputs, device, 5, 3, 21, steps)
+    batched = as_float_array(outputs[0], what=batched_what)
+    for row in range(3):
+        single = outputs[1 + row]
+        assert_shape(single, (1, 1), what=singles[row], inputs=_inputs(3, 21, "uniform"))
+        if batched.shape == (3, 1):
+            assert_close(single, batched[row:row + 1], what=singles[row], rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.task("2.1b")
 def test_deterministic_and_same_in_train_and_eval_mode(submission, device):
     """forward is deterministic and the same in train and eval mode (SimpLeNet has no dropout)."""
-    contract = _contract_model(submission, device, seed=7)
-    model = contract.model
-    x = h.random_images(2, 31).to(device)
     what = "SimpLeNet.forward(x) for x of shape (2, 3, 224, 224)"
-    with h.torch_threads(1), torch.no_grad():
-        model.eval()
-        first = as_float_array(_forward(model, x, what), what=what)
-        second = _forward(model, x, what)
-        assert_close(second, first, what=f"{what}, called twice in eval mode", rtol=0, atol=0)
-        model.train()
-        trained = _forward(model, x, what)
-        assert_close(
-            trained, first, what=f"{what} after model.train() (compared with model.eval())",
-            rtol=RTOL, atol=ATOL,
-        )
+    steps = [("eval", None, what), (None, None, what), ("train", None, what)]
+    first, second, trained = submission.observe(obs.contract_outputs, device, 7, 2, 31, steps)
+    first = as_float_array(first, what=what)
+    assert_close(second, first, what=f"{what}, called twice in eval mode", rtol=0, atol=0)
+    assert_close(
+        trained, first, what=f"{what} after model.train() (compared with model.eval())",
+        rtol=RTOL, atol=ATOL,
+    )
     if math.isnan(float(first.sum())):
         raise AssertionError(f"{what}: returned NaN")

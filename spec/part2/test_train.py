@@ -1,17 +1,24 @@
 """Task 2.2: ``train(model, train_loader, val_loader, epochs, learn_rate, device)``.
 
-``train`` is graded on the *reference* SimpLeNet, so a bug in the student's
-model never costs 2.2. Two copies of it start from the same seeded weights;
-the student's ``train`` trains one, the standard loop written below (the
+``train`` is graded on the grader's SimpLeNet, never the student's, so a bug
+in the student's model never costs 2.2. Two copies start from the same seeded
+weights; the student's ``train`` trains one, the standard loop written below (the
 contract's: one ``Adam(model.parameters(), lr)``, one ``BCELoss``, per batch
 zero_grad, forward, loss, backward, step; then the validation loss under
 ``torch.no_grad()``) trains the other, on the same unshuffled loaders of
 random images with a smaller last batch. After two epochs the parameters must
 agree, and the returned history must hold the epoch means of the batch losses.
 
-What the student's ``train`` gets are plain reference ``SimpLeNet`` instances
-and plain ``DataLoader`` objects; the check watches it only through a forward
-pre-hook on the model (which batch, with or without gradients, on which device).
+What the student's ``train`` gets is the grader's SimpLeNet (the stand-in of
+:mod:`fmlgrade.spec.part2.stand_ins`, since the student's code runs where the
+reference solution is not loaded) and plain ``DataLoader`` objects; the
+observer :func:`fmlgrade.spec.part2.observers.train_run` watches it only
+through a forward pre-hook on the model (which batch, with or without
+gradients, on which device) and returns what it saw, the final parameters and
+the returned history as plain data. The standard loop runs here, on the
+reference SimpLeNet; both models start from the same seeded weights
+(``contract_layers(INIT_SEED)``, copied in by shape), and parameters are
+compared by shape (SimpLeNet's six tensors all have different shapes).
 
 Tolerances. On the CPU the student's loop, if it does the contract's
 operations, gives bit-identical parameters (``foreach=False`` Adam too); the
@@ -27,19 +34,19 @@ float64 differ by ~1e-8 between correct loops, while the two accepted means
 
 from __future__ import annotations
 
-import contextlib
 import math
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from fmlgrade.spec.assertions import as_float_array, assert_close, show
+from fmlgrade.spec.assertions import assert_close, show
 from fmlgrade.spec.part2 import helpers as h
+from fmlgrade.spec.part2 import observers as obs
 
 pytestmark = pytest.mark.task("2.2")
 
@@ -95,78 +102,33 @@ class Call:
     batch: str  # "train 2", "validation 0", or "another input"
     grad_enabled: bool
     input_device: str
-    parameters: list[torch.Tensor] | None = None  # snapshot, for validation calls
+    #: Validation calls: the largest change of a parameter from this call to the end of train.
+    changed: float | None = None
 
 
 @dataclass
 class Run:
     """What one training run did."""
 
-    final: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: The parameters after training, by shape.
+    final: dict[tuple[int, ...], torch.Tensor] = field(default_factory=dict)
     devices: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
-    history: object = None
+    #: The reference run: the batch losses; a student's run: the observer's description of the history.
+    history: Any = None
     error: BaseException | None = None
 
 
-@contextlib.contextmanager
-def _deterministic(device: str) -> Iterator[None]:
-    """Deterministic cuDNN kernels for the block on CUDA (so two equal loops agree)."""
-    if not str(device).startswith("cuda"):
-        yield
-        return
-    backends = torch.backends.cudnn
-    before = backends.deterministic, backends.benchmark
-    backends.deterministic, backends.benchmark = True, False
-    try:
-        yield
-    finally:
-        backends.deterministic, backends.benchmark = before
-
-
-def _setup(submission):
-    """Two reference SimpLeNets with equal seeded weights, and the two loaders."""
-    cls = submission.reference_object("SimpLeNet")
-    with h.seeded(INIT_SEED):
-        first = cls()
-    second = cls()
-    second.load_state_dict(first.state_dict())
-    train_loader = h.fake_loader(N_TRAIN, BATCH, TRAIN_SEED)
-    val_loader = h.fake_loader(N_VAL, BATCH, VAL_SEED)
-    return first, second, train_loader, val_loader
-
-
-def _watch(model: nn.Module, train_loader, val_loader, calls: list[Call]):
-    """Record every forward pass of ``model``: which batch, gradients on or off, device.
-
-    The hook sits on the reference SimpLeNet's convolution, its first operation,
-    which sees the raw images however the student calls the model (``model(x)``
-    or ``model.forward(x)``).
-    """
-    known = [(f"train {i}", x) for i, (x, _) in enumerate(train_loader)]
-    known += [(f"validation {i}", x) for i, (x, _) in enumerate(val_loader)]
-    (conv,) = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-
-    def pre_hook(module, args):
-        x = args[0]
-        batch = "another input"
-        cpu = x.detach().cpu()
-        for name, images in known:
-            if cpu.shape == images.shape and torch.equal(cpu, images):
-                batch = name
-                break
-        call = Call(batch, torch.is_grad_enabled(), str(x.device))
-        if batch.startswith("validation"):
-            call.parameters = [p.detach().cpu().clone() for p in model.parameters()]
-        calls.append(call)
-
-    return conv.register_forward_pre_hook(pre_hook)
-
-
-def _finish(run: Run, model: nn.Module) -> Run:
-    run.final = {name: p.detach().cpu().clone() for name, p in model.named_parameters()}
-    run.devices = {p.device.type for p in model.parameters()}
-    return run
+def _by_shape(tensors: list[torch.Tensor], what: str) -> dict[tuple[int, ...], torch.Tensor]:
+    """``tensors`` keyed by shape; they must be the contract's six."""
+    final = {tuple(t.shape): t for t in tensors}
+    if sorted(final) != sorted(h.PARAMETER_ROLES) or len(tensors) != len(h.PARAMETER_ROLES):
+        raise AssertionError(
+            f"{what}: afterwards the model's parameters have shapes "
+            f"{[tuple(t.shape) for t in tensors]}, SimpLeNet's are {sorted(h.PARAMETER_ROLES)}; "
+            "train must train the model it is given"
+        )
+    return final
 
 
 _REFERENCE_RUNS: dict[str, Run] = {}
@@ -174,39 +136,49 @@ _STUDENT_RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def reference_run(submission, device) -> tuple[Run, dict]:
-    """The standard loop's run (trusted and deterministic: computed once per device)."""
+    """The standard loop's run on the reference SimpLeNet (trusted and deterministic: once per device)."""
     if device not in _REFERENCE_RUNS:
-        _, model, train_loader, val_loader = _setup(submission)
+        model = submission.reference_object("SimpLeNet")()
+        h.load_contract_weights(model, INIT_SEED)
+        train_loader = h.fake_loader(N_TRAIN, BATCH, TRAIN_SEED)
+        val_loader = h.fake_loader(N_VAL, BATCH, VAL_SEED)
         run = Run()
-        with h.torch_threads(1), _deterministic(device), h.seeded(0):
+        with h.torch_threads(1), h.deterministic(device), h.seeded(0):
             run.history = standard_loop(
                 model, train_loader, val_loader, EPOCHS, LEARN_RATE, device
             )
-        _REFERENCE_RUNS[device] = _finish(run, model)
+        run.final = {tuple(p.shape): p.detach().cpu().clone() for p in model.parameters()}
+        run.devices = {p.device.type for p in model.parameters()}
+        _REFERENCE_RUNS[device] = run
     return _REFERENCE_RUNS[device], _REFERENCE_RUNS[device].history
 
 
 def student_run(submission, device) -> Run:
     """The student's ``train`` on the same setup (run once per submission and device)."""
-    train = submission.require("train")
     runs = _STUDENT_RUNS.setdefault(submission, {})
     if device not in runs:
-        model, _, train_loader, val_loader = _setup(submission)
         run = Run()
-        handle = _watch(model, train_loader, val_loader, run.calls)
         try:
-            with (
-                submission.with_reference("SimpLeNet"),
-                h.torch_threads(1),
-                _deterministic(device),
-                h.seeded(0),
-            ):
-                run.history = train(model, train_loader, val_loader, EPOCHS, LEARN_RATE, device)
+            with submission.with_reference("SimpLeNet"):
+                seen = submission.observe(
+                    obs.train_run, epochs=EPOCHS, learn_rate=LEARN_RATE, device=device,
+                    n_train=N_TRAIN, n_val=N_VAL, batch_size=BATCH,
+                    train_seed=TRAIN_SEED, val_seed=VAL_SEED, init_seed=INIT_SEED,
+                )
         except Exception as exc:  # noqa: BLE001 - student code may raise anything
             run.error = exc
-        finally:
-            handle.remove()
-        runs[device] = _finish(run, model)
+        else:
+            run.calls = [
+                Call(c["batch"], bool(c["grad_enabled"]), str(c["input_device"]), c["changed"])
+                for c in seen["calls"]
+            ]
+            run.devices = set(seen["devices"])
+            run.history = seen["history"]
+            try:
+                run.final = _by_shape(list(seen["final"]), f"{CALL} on {SETUP}")
+            except AssertionError as exc:
+                run.error = exc
+        runs[device] = run
     run = runs[device]
     if run.error is not None:
         raise run.error
@@ -231,14 +203,14 @@ def test_parameters_match_the_standard_loop(submission, device):
     """
     run = student_run(submission, device)
     expected, _ = reference_run(submission, device)
-    for name, value in expected.final.items():
-        actual = run.final[name]
+    for shape, value in expected.final.items():
+        actual = run.final[shape]
         difference = float((actual - value).abs().max())
         within = (actual - value).abs() <= PARAM_ATOL + PARAM_RTOL * value.abs()
         if not bool(within.all()):  # NaN counts as a difference
             raise AssertionError(
                 f"{CALL} on {SETUP}: the parameters after training differ from those of the "
-                f"standard loop (parameter {name!r} by up to {difference:.3g}). The loop must "
+                f"standard loop ({h.parameter_role(shape)} by up to {difference:.3g}). The loop must "
                 f"create one torch.optim.Adam(model.parameters(), lr=learn_rate) and one "
                 f"nn.BCELoss() before the epochs, and for every batch in order call "
                 f"optimizer.zero_grad(), compute the output and the loss, loss.backward(), "
@@ -262,38 +234,39 @@ def test_history_holds_the_mean_loss_of_each_epoch(submission, device):
     """
     run = student_run(submission, device)
     _, batches = reference_run(submission, device)
-    history = run.history
+    history = run.history  # described by the observer: see observers.train_run
     what = f"{CALL} on {SETUP}"
-    if not isinstance(history, dict):
+    if history["keys"] is None:
         raise AssertionError(
             f"{what}: must return a dict {{'train_loss': [...], 'val_loss': [...]}}, "
-            f"got {type(history).__name__}"
+            f"got {history['type']}"
         )
-    missing = [key for key in ("train_loss", "val_loss") if key not in history]
+    missing = [key for key in ("train_loss", "val_loss") if key not in history["entries"]]
     if missing:
         raise AssertionError(
             f"{what}: the returned dict lacks {', '.join(map(repr, missing))}; "
-            f"its keys are {sorted(map(repr, history))}"
+            f"its keys are {history['keys']}"
         )
     for key in ("train_loss", "val_loss"):
-        values = history[key]
-        if not isinstance(values, (list, tuple)):
+        values = history["entries"][key]
+        if values["length"] is None:
             raise AssertionError(
                 f"{what}: history[{key!r}] must be a list with one float per epoch, "
-                f"got {type(values).__name__}"
+                f"got {values['type']}"
             )
-        if len(values) != EPOCHS:
+        if values["length"] != EPOCHS:
             raise AssertionError(
                 f"{what}: history[{key!r}] must hold one value per epoch ({EPOCHS}), "
-                f"got {len(values)}: {values!r}"
+                f"got {values['length']}: {values['repr']}"
             )
-        actual = np.array(
-            [as_float_array(v, what=f"{what}: history[{key!r}][{i}]") for i, v in enumerate(values)]
-        )
-        if actual.shape != (EPOCHS,):
+        for number in values["numbers"]:
+            if isinstance(number, str):  # why that entry is not a number
+                raise AssertionError(f"{what}: {number}")
+        if any(np.shape(number) != () for number in values["numbers"]):
             raise AssertionError(
-                f"{what}: every entry of history[{key!r}] must be one number, got {values!r}"
+                f"{what}: every entry of history[{key!r}] must be one number, got {values['repr']}"
             )
+        actual = np.array([float(number) for number in values["numbers"]])
         plain, weighted = _expected_means(batches[key])
         close = [
             np.allclose(actual, candidate, rtol=LOSS_RTOL, atol=LOSS_ATOL)
@@ -349,20 +322,18 @@ def test_validation_runs_without_gradients_and_changes_nothing(submission, devic
             f"gradients on; wrap the validation pass in `with torch.no_grad():`.\n"
             f"Seen: {_calls_text(run.calls)}"
         )
-    final = list(run.final.values())
     last_training = max(
         (i for i, c in enumerate(run.calls) if c.batch.startswith("train") and c.grad_enabled),
         default=-1,
     )
     for call in run.calls[last_training + 1:]:
-        if call.parameters is None:
+        if call.changed is None:
             continue
-        changed = max(float((a - b).abs().max()) for a, b in zip(call.parameters, final, strict=True))
-        if changed > 0:
+        if call.changed > 0:
             raise AssertionError(
-                f"{what}: the parameters changed (by up to {changed:.3g}) after the last "
+                f"{what}: the parameters changed (by up to {call.changed:.3g}) after the last "
                 f"training batch, during or after validation ({call.batch}); validation must "
                 f"not call backward() or optimizer.step()"
             )
-    if math.isnan(float(sum(float(p.sum()) for p in final))):
+    if math.isnan(float(sum(float(p.sum()) for p in run.final.values()))):
         raise AssertionError(f"{what}: the parameters became NaN")

@@ -1,0 +1,73 @@
+"""Grader-written stand-ins for Part 2's contract names (see :mod:`fmlgrade.spec.stand_ins`).
+
+They run beside student code (in the grading worker), where the reference
+solution is never loaded, so they are written here from the contract alone:
+
+* :class:`SimpLeNet`: the contract's layers in one ``nn.Sequential``. Task 2.2
+  hands it to the student's ``train`` and 2.3 trains it; the checks load the
+  same seeded weights into it and into the trusted side's reference (by shape,
+  see :func:`fmlgrade.spec.part2.helpers.load_contract_weights`), so both sides
+  compute the same function.
+* :func:`train`: the contract's loop (one Adam, one BCELoss, per batch
+  zero_grad, forward, loss, backward, step; then the validation loss without
+  gradients), returning the mean batch loss of every epoch.
+
+Nothing here may import :mod:`fmlgrade.solutions`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class SimpLeNet(nn.Module):
+    """SimpLeNet of the contract: Conv2d(3, 6, 3, padding 1, stride 4), MaxPool2d(4, 2), flatten,
+    Linear(4374, 10), ReLU, Linear(10, 1), sigmoid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(in_channels=3, out_channels=6, kernel_size=3, padding=1, stride=4),
+            nn.MaxPool2d(kernel_size=4, stride=2),
+            nn.Flatten(start_dim=1),
+            nn.Linear(6 * 27 * 27, 10),
+            nn.ReLU(),
+            nn.Linear(10, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, 224, 224)`` images to ``(B, 1)`` probabilities."""
+        return self.layers(x)
+
+
+def _epoch_mean(losses: list[float]) -> float:
+    return sum(losses) / len(losses) if losses else float("nan")
+
+
+def train(model, train_loader, val_loader, epochs, learn_rate, device) -> dict[str, list[float]]:
+    """The contract's training loop; ``{"train_loss": [...], "val_loss": [...]}``, one mean per epoch."""
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learn_rate)
+    criterion = nn.BCELoss()
+    history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
+    for _ in range(epochs):
+        model.train()
+        losses = []
+        for images, labels in train_loader:
+            images, labels = images.to(device), labels.to(device)
+            optimizer.zero_grad()
+            loss = criterion(model(images), labels)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        history["train_loss"].append(_epoch_mean(losses))
+        model.eval()
+        losses = []
+        with torch.no_grad():
+            for images, labels in val_loader:
+                images, labels = images.to(device), labels.to(device)
+                losses.append(criterion(model(images), labels).item())
+        history["val_loss"].append(_epoch_mean(losses))
+    return history
