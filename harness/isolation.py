@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed
-from fmlgrade.spec.stand_ins import has_stand_in
+from fmlgrade.spec.stand_ins import has_stand_in, stand_in_source
 
 from . import process_limits
 from .channel import KINDS, Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteFailure
@@ -100,6 +100,8 @@ def file_policy(workdir: str, shared: Sequence[str]) -> FilePolicy:
     readable.update({spec_dir, harness_dir, str(Path(spec_dir).parent / "fixtures")})
     secret = [solutions_dir, os.path.join(spec_dir, "part1")]
     secret += [str(p) for p in Path(spec_dir).glob("part*/test_*.py")]
+    secret += [str(p) for p in Path(spec_dir).glob("part*/stand_ins.py")]
+    secret += [str(p) for p in Path(spec_dir).glob("part*/__pycache__/stand_ins*")]
     secret += [str(p) for p in Path(spec_dir).glob("part*/__pycache__/test_*")]
     source_tests = Path(spec_dir).parent / "tests"
     if source_tests.is_dir():
@@ -443,7 +445,7 @@ class IsolatedSolution(Solution):
         if self._load_failed:
             yield
             return
-        stand_ins = [name for name in replacements if has_stand_in(name)]
+        stand_ins = {name: stand_in_source(name) for name in replacements if has_stand_in(name)}
         grader_objects = {name: value for name, value in replacements.items() if name not in stand_ins}
         token = self.client.request("substitute", grader_objects, stand_ins)
         generation = self.client.generation

@@ -239,6 +239,7 @@ class GradingSession:
             # A hung or crashed task costs its own checks once, not once per check.
             item.obj = _not_run(*self._abandoned[key])
         client = under_test._client()
+        under_test.current_task = key[1]
         cwd = os.getcwd()
         started = time.monotonic()
         try:

@@ -48,8 +48,15 @@ def resolve_observer(path: str) -> Callable[..., Any]:
 class StudentView:
     """The student's names as an observer uses them."""
 
-    def __init__(self, solution: Solution) -> None:
+    def __init__(self, solution: Solution, stand_ins: Mapping[str, Callable[[], Any]] | None = None) -> None:
         self._solution = solution
+        self._stand_ins = dict(stand_ins or {})
+
+    def stand_in(self, name: str) -> Any:
+        """The grader's stand-in for ``name`` (see :mod:`fmlgrade.spec.stand_ins`), where the task allows it."""
+        if name not in self._stand_ins:
+            raise LookupError(f"no stand-in for {name} while this task is graded")
+        return self._stand_ins[name]()
 
     def provides(self, name: str) -> bool:
         """Whether the submission defines ``name`` (or a substitution currently binds it)."""

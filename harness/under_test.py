@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fmlgrade.spec.outcomes import NotAttempted
-from fmlgrade.spec.stand_ins import has_stand_in, stand_in
+from fmlgrade.spec.stand_ins import has_stand_in, stand_in, stand_in_source, stand_ins_allowed_during
 from fmlgrade.spec.tasks import TASKS, Task
 
 from .solution import Solution
@@ -45,6 +45,8 @@ class SubmissionUnderTest:
         self.reference = reference
         self._task_statuses = task_statuses
         self.device_choice = device_choice
+        #: The task whose check is running (set by the grading session); decides which stand-ins are allowed.
+        self.current_task: str | None = None
 
     @property
     def name(self) -> str:
@@ -72,6 +74,10 @@ class SubmissionUnderTest:
         stand-in, which runs beside the student's code; any other name gets
         the reference object itself.
         """
+        allowed = stand_ins_allowed_during(self.current_task)
+        refused = [name for name in names if has_stand_in(name) and name not in allowed]
+        if refused:
+            raise RuntimeError(f"task {self.current_task} may not run student code beside stand-ins for {refused}")
         replacements = {
             name: stand_in(name) if has_stand_in(name) else self.reference.get(name) for name in names
         }
@@ -89,10 +95,13 @@ class SubmissionUnderTest:
         passed to a later ``observe`` call.
         """
         path = observer_path(observer)  # the same rule as in the worker, so mistakes show here too
+        allowed = stand_ins_allowed_during(self.current_task)
         client = self._client()
         if client is not None:
-            return client.request("observe", path, args, kwargs)
-        return observer(StudentView(self.solution), *args, **kwargs)
+            sources = {name: stand_in_source(name) for name in sorted(allowed)}
+            return client.request("observe", path, args, kwargs, sources)
+        stand_ins = {name: (lambda name=name: stand_in(name)) for name in allowed}
+        return observer(StudentView(self.solution, stand_ins), *args, **kwargs)
 
     def share(self, path: str | os.PathLike[str]) -> str:
         """A path under which the student's side can read the file or folder ``path``."""

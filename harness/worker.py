@@ -13,6 +13,7 @@ import os
 import random
 import sys
 import traceback
+import types
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -37,6 +38,7 @@ class Worker:
         self.student_files: set[str] = set()
         self._substitutions: dict[int, Any] = {}
         self._audit: Any = None
+        self._stand_in_modules: dict[str, types.ModuleType] = {}
 
     # -- the grader's objects, seen from here ---------------------------------
     def _request(self, kind: str, target: Any, op: str, args: tuple) -> Any:
@@ -93,10 +95,10 @@ class Worker:
         if op == "names":
             return sorted(self.solution.names())
         if op == "substitute":
-            from fmlgrade.spec.stand_ins import stand_in
-
-            grader_objects, stand_in_names = args
-            replacements = {**grader_objects, **{name: stand_in(name) for name in stand_in_names}}
+            grader_objects, stand_in_sources = args
+            replacements = {**grader_objects, **{
+                name: self._stand_in(*source) for name, source in stand_in_sources.items()
+            }}
             manager = self.solution.substituted(replacements)
             manager.__enter__()
             self._substitutions[id(manager)] = manager
@@ -110,8 +112,11 @@ class Worker:
         if op == "observe":
             from .student_view import StudentView, resolve_observer
 
-            path, positional, keywords = args
-            return resolve_observer(path)(StudentView(self.solution), *positional, **keywords)
+            path, positional, keywords, stand_in_sources = args
+            stand_ins = {
+                name: (lambda source=source: self._stand_in(*source)) for name, source in stand_in_sources.items()
+            }
+            return resolve_observer(path)(StudentView(self.solution, stand_ins), *positional, **keywords)
         if op == "seed":
             seed(args[0])
             return None
@@ -134,6 +139,19 @@ class Worker:
         if op == "ping":
             return "pong"
         raise ValueError(f"unknown request {op!r}")
+
+    def _stand_in(self, module_name: str, attribute: str, source: str) -> Any:
+        """A stand-in from the source text the grader sent, run into a module of its own.
+
+        The module is kept out of ``sys.modules``: student code cannot import it.
+        """
+        module = self._stand_in_modules.get(module_name)
+        if module is None:
+            module = types.ModuleType(module_name)
+            module.__file__ = f"<stand-in {module_name}>"
+            exec(compile(source, module.__file__, "exec"), vars(module))
+            self._stand_in_modules[module_name] = module
+        return getattr(module, attribute)
 
     def describe(self, exc: BaseException) -> tuple[str, str]:
         """How the grader should read ``exc``: its kind and the student's line that raised it."""

@@ -33,6 +33,8 @@ SECRET_MODULES = (
     "fmlgrade.spec.part2.test_",
     "fmlgrade.spec.part3.test_",
     "fmlgrade.spec.part1",
+    "fmlgrade.spec.part2.stand_ins",
+    "fmlgrade.spec.part3.stand_ins",
 )
 #: ...except these, which the worker itself runs on.
 WORKER_MODULES = (

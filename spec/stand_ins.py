@@ -20,13 +20,52 @@ from typing import Any
 #: Contract name -> "module:attribute" of its stand-in.
 STAND_INS: dict[str, str] = {
     "SimpLeNet": "fmlgrade.spec.part2.stand_ins:SimpLeNet",
-    "train": "fmlgrade.spec.part2.stand_ins:train",
+    "AdaptedVGG": "fmlgrade.spec.part3.stand_ins:AdaptedVGG",
+    "early_stopping_check": "fmlgrade.spec.part3.stand_ins:early_stopping_check",
+    "store_checkpoint": "fmlgrade.spec.part3.stand_ins:store_checkpoint",
 }
+
+
+def stand_ins_allowed_during(task_id: str | None) -> frozenset[str]:
+    """The names whose stand-ins student code may run beside while ``task_id`` is graded.
+
+    Only names whose own tasks all come before ``task_id`` in grading order
+    (the registry's units, then integrations), so a stand-in can never stand
+    in for the task being graded nor be kept for a later one.
+    """
+    from fmlgrade.spec.tasks import TASKS
+
+    order = [t.id for t in TASKS if t.kind == "unit"] + [t.id for t in TASKS if t.kind == "integration"]
+    if task_id not in order:
+        return frozenset()
+    position = order.index(task_id)
+    allowed = set()
+    for name in STAND_INS:
+        own = [order.index(t.id) for t in TASKS if t.kind == "unit" and name in t.names]
+        if own and max(own) < position:
+            allowed.add(name)
+    return frozenset(allowed)
 
 
 def has_stand_in(name: str) -> bool:
     """Whether ``name`` has a stand-in that runs beside student code."""
     return name in STAND_INS
+
+
+def stand_in_source(name: str) -> tuple[str, str, str]:
+    """``(module name, attribute, source text)`` of ``name``'s stand-in.
+
+    The worker gets stand-ins as source text from the grader, run into a
+    private module only when a check substitutes them: student code can
+    neither import nor read the stand-in files (they are complete solutions of
+    other tasks).
+    """
+    import importlib.util
+    from pathlib import Path
+
+    module, _, attribute = STAND_INS[name].partition(":")
+    origin = importlib.util.find_spec(module).origin
+    return module, attribute, Path(origin).read_text(encoding="utf-8")
 
 
 def stand_in(name: str) -> Any:

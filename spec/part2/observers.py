@@ -32,7 +32,6 @@ from torch import nn
 from fmlgrade.spec.assertions import as_float_array
 from fmlgrade.spec.outcomes import prerequisite
 from fmlgrade.spec.part2 import helpers as h
-from fmlgrade.spec.stand_ins import stand_in
 
 #: The Conv2d settings that 2.1a compares with the contract.
 CONV_SETTINGS = (
@@ -303,7 +302,7 @@ def train_run(
     """
     train = view.require("train")
     with h.seeded(init_seed):
-        model = stand_in("SimpLeNet")()
+        model = view.stand_in("SimpLeNet")()
     h.load_contract_weights(model, init_seed)
     train_loader = h.fake_loader(n_train, batch_size, train_seed)
     val_loader = h.fake_loader(n_val, batch_size, val_seed)
@@ -343,7 +342,7 @@ def train_on_casting(
     train = view.require("train")
     train_loader, val_loader, _ = make_loaders(root, batch_size=batch_size, seed=seed)
     with h.seeded(seed):
-        model = stand_in("SimpLeNet")()
+        model = view.stand_in("SimpLeNet")()
     h.load_contract_weights(model, seed)
     with h.torch_threads(1), h.seeded(seed):
         history = train(model, train_loader, val_loader, epochs, learn_rate, device)

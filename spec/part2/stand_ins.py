@@ -8,9 +8,9 @@ solution is never loaded, so they are written here from the contract alone:
   same seeded weights into it and into the trusted side's reference (by shape,
   see :func:`fmlgrade.spec.part2.helpers.load_contract_weights`), so both sides
   compute the same function.
-* :func:`train`: the contract's loop (one Adam, one BCELoss, per batch
-  zero_grad, forward, loss, backward, step; then the validation loss without
-  gradients), returning the mean batch loss of every epoch.
+
+There is no stand-in for ``train``: 2.3 does not run the student's SimpLeNet
+with a grader ``train`` (see ``test_convergence``).
 
 Nothing here may import :mod:`fmlgrade.solutions`.
 """
@@ -40,34 +40,3 @@ class SimpLeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 3, 224, 224)`` images to ``(B, 1)`` probabilities."""
         return self.layers(x)
-
-
-def _epoch_mean(losses: list[float]) -> float:
-    return sum(losses) / len(losses) if losses else float("nan")
-
-
-def train(model, train_loader, val_loader, epochs, learn_rate, device) -> dict[str, list[float]]:
-    """The contract's training loop; ``{"train_loss": [...], "val_loss": [...]}``, one mean per epoch."""
-    model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learn_rate)
-    criterion = nn.BCELoss()
-    history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
-    for _ in range(epochs):
-        model.train()
-        losses = []
-        for images, labels in train_loader:
-            images, labels = images.to(device), labels.to(device)
-            optimizer.zero_grad()
-            loss = criterion(model(images), labels)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        history["train_loss"].append(_epoch_mean(losses))
-        model.eval()
-        losses = []
-        with torch.no_grad():
-            for images, labels in val_loader:
-                images, labels = images.to(device), labels.to(device)
-                losses.append(criterion(model(images), labels).item())
-        history["val_loss"].append(_epoch_mean(losses))
-    return history
