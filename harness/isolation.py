@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,7 @@ class WorkerClient:
         self.last_death = ""
         self._spared: set[int] = set()
         self._stderr: Any = None
+        self._sent_modules: set[str] = set()
 
     # -- life cycle ----------------------------------------------------------
     @property
@@ -195,6 +196,7 @@ class WorkerClient:
         self.codec = Codec("grader", self._export, self.exports.resolve, self.proxies.proxy, ref_of)
         self.workdir = self._make_workdir()
         self.shared = {}
+        self._sent_modules = set()
         process_limits.become_subreaper()
         self._spared = process_limits.children_of(os.getpid()) | {
             c.process.pid for c in _LIVE_CLIENTS if c.process is not None
@@ -355,6 +357,16 @@ class WorkerClient:
         """Revoke what the grader handed over during a check."""
         self.exports.clear()
 
+    def stand_in_sources(self, names: Iterable[str]) -> dict[str, tuple[str, str, str | None]]:
+        """What the worker needs to build the stand-ins ``names``: (module, attribute, source text);
+        the source only the first time this worker gets that module."""
+        sources = {}
+        for name in sorted(names):
+            module, attribute, source = stand_in_source(name)
+            sources[name] = (module, attribute, None if module in self._sent_modules else source)
+            self._sent_modules.add(module)
+        return sources
+
     def share(self, path: str) -> str:
         """Copy ``path`` into the worker's folder (once); return the worker's path of the copy."""
         self.ensure_started()
@@ -445,7 +457,7 @@ class IsolatedSolution(Solution):
         if self._load_failed:
             yield
             return
-        stand_ins = {name: stand_in_source(name) for name in replacements if has_stand_in(name)}
+        stand_ins = self.client.stand_in_sources([name for name in replacements if has_stand_in(name)])
         grader_objects = {name: value for name, value in replacements.items() if name not in stand_ins}
         token = self.client.request("substitute", grader_objects, stand_ins)
         generation = self.client.generation

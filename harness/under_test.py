@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fmlgrade.spec.outcomes import NotAttempted
-from fmlgrade.spec.stand_ins import has_stand_in, stand_in, stand_in_source, stand_ins_allowed_during
+from fmlgrade.spec.stand_ins import has_stand_in, stand_in, stand_ins_allowed_during
 from fmlgrade.spec.tasks import TASKS, Task
 
 from .solution import Solution
@@ -98,8 +98,7 @@ class SubmissionUnderTest:
         allowed = stand_ins_allowed_during(self.current_task)
         client = self._client()
         if client is not None:
-            sources = {name: stand_in_source(name) for name in sorted(allowed)}
-            return client.request("observe", path, args, kwargs, sources)
+            return client.request("observe", path, args, kwargs, client.stand_in_sources(allowed))
         stand_ins = {name: (lambda name=name: stand_in(name)) for name in allowed}
         return observer(StudentView(self.solution, stand_ins), *args, **kwargs)
 

@@ -140,13 +140,15 @@ class Worker:
             return "pong"
         raise ValueError(f"unknown request {op!r}")
 
-    def _stand_in(self, module_name: str, attribute: str, source: str) -> Any:
+    def _stand_in(self, module_name: str, attribute: str, source: str | None) -> Any:
         """A stand-in from the source text the grader sent, run into a module of its own.
 
         The module is kept out of ``sys.modules``: student code cannot import it.
         """
         module = self._stand_in_modules.get(module_name)
         if module is None:
+            if source is None:
+                raise LookupError(f"the stand-in module {module_name} was never sent")
             module = types.ModuleType(module_name)
             module.__file__ = f"<stand-in {module_name}>"
             exec(compile(source, module.__file__, "exec"), vars(module))
