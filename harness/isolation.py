@@ -157,6 +157,8 @@ class WorkerClient:
         self.codec = Codec("grader", self._export, self.exports.resolve, self.proxies.proxy, ref_of)
         self.shared: dict[str, str] = {}
         self.deadline: float | None = None
+        #: The task's time limit in seconds (for messages); the session sets it with the deadline.
+        self.time_limit: float | None = None
         self.last_death = ""
         self._spared: set[int] = set()
         self._stderr: Any = None
@@ -327,7 +329,10 @@ class WorkerClient:
             return self.endpoint.request(op, *args)
         except DeadlineExceeded:
             self._bury(timed_out=True)
-            raise CheckTimeout("ran out of time: the task's time limit was reached") from None
+            limit = f" {self.time_limit:g} s" if self.time_limit else " its time limit"
+            raise CheckTimeout(
+                f"the task took longer than{limit} (an endless loop?) and was stopped; its process was ended"
+            ) from None
         except PeerGone:
             why = self._bury()
             raise WorkerDied(f"the submission's process {why}") from None

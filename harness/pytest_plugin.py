@@ -235,6 +235,9 @@ class GradingSession:
         remaining = None
         if self.task_timeout:
             remaining = self.task_timeout - self._task_seconds[key]
+        if remaining is not None and remaining <= 0:
+            self._abandoned.setdefault(key, (CheckTimeout, f"the task's {self.task_timeout:g} s were used up by its "
+                                                           "earlier checks"))
         if key in self._abandoned:
             # A hung or crashed task costs its own checks once, not once per check.
             item.obj = _not_run(*self._abandoned[key])
@@ -245,9 +248,11 @@ class GradingSession:
         try:
             if client is not None:
                 client.deadline = None if remaining is None else started + max(remaining, 0.001)
+                client.time_limit = self.task_timeout
                 outcome = yield
             else:
-                with time_limit(remaining, f"task {key[1]}", under_test.source_files):
+                limit = None if remaining is None else max(remaining, 0.001)
+                with time_limit(limit, f"task {key[1]}", under_test.source_files):
                     outcome = yield
         finally:
             os.chdir(cwd)  # a student's os.chdir must not move the grader

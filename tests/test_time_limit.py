@@ -1,4 +1,8 @@
-"""A hung task costs that task only: it is reported as a timeout and the rest is graded."""
+"""A hung task costs that task only: it is reported as a timeout and the rest is graded.
+
+In a worker (the default for submissions) the grader stops waiting and kills
+the worker; in-process (``--isolation none``) a signal interrupts the check.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import sys
 import pytest
 
 from fmlgrade.harness.grading import grade_paths
+from fmlgrade.harness.isolation import IsolationSettings
 
 HANGS_IN_PADDING = """
 import numpy as np
@@ -34,20 +39,17 @@ def add_padding(images, padding):
     "source",
     [
         pytest.param(HANGS_IN_PADDING, id="endless-loop"),
-        pytest.param(
-            SWALLOWS_EVERYTHING,
-            id="loop-swallowing-baseexception",
-            marks=pytest.mark.skipif(
-                sys.version_info < (3, 11),
-                reason="Python 3.10 runs a loop around try/except without handling signals; "
-                "the per-submission process timeout of fmlgrade batch is the backstop there",
-            ),
-        ),
+        pytest.param(SWALLOWS_EVERYTHING, id="loop-swallowing-baseexception"),
     ],
 )
-def test_hung_task_is_a_timeout_and_other_tasks_still_graded(write_submission, source):
+@pytest.mark.parametrize("isolation", ["worker", "none"])
+def test_hung_task_is_a_timeout_and_other_tasks_still_graded(write_submission, source, isolation):
+    if isolation == "none" and source is SWALLOWS_EVERYTHING and sys.version_info < (3, 11):
+        pytest.skip("Python 3.10 runs a loop around try/except without handling signals (in-process only)")
     path = write_submission(source)
-    report = grade_paths([path], profile="quick", parts=(1,), check_timeout=1.5)
+    report = grade_paths(
+        [path], profile="quick", parts=(1,), task_timeout=1.5, isolation=IsolationSettings(mode=isolation)
+    )
     by_id = {task.id: task for task in report.tasks}
     assert by_id["1.6"].status == "timeout"
     assert "took longer than 1.5 s" in by_id["1.6"].feedback
@@ -57,5 +59,5 @@ def test_hung_task_is_a_timeout_and_other_tasks_still_graded(write_submission, s
 
 def test_no_limit_when_zero(write_submission):
     path = write_submission("def add_padding(images, padding):\n    raise NotImplementedError\n")
-    report = grade_paths([path], profile="quick", parts=(1,), check_timeout=0)
+    report = grade_paths([path], profile="quick", parts=(1,), task_timeout=0)
     assert {t.id: t.status for t in report.tasks}["1.6"] == "not_attempted"
