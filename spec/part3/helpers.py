@@ -1,7 +1,11 @@
-"""Shared helpers of the Part 3 checks: the cached VGG models, stand-in models, fake loaders.
+"""Shared helpers of the Part 3 checks: known VGG weights, stand-in models, fake loaders.
 
-Nothing here imports student code: the checks hand student classes and
-functions in and get plain tensors, modules and messages back.
+Nothing here imports student code. Both sides use this module: the observers
+(:mod:`fmlgrade.spec.part3.observers`, beside the student's code) build the
+stand-in models and loaders and give a student's VGG its known weights; the
+checks (trusted) rebuild the same things from the same seeds to compute what
+is expected. Student objects never reach the checks, and the reference
+solution never reaches the observers.
 
 Decisions recorded here (see also the checks' docstrings):
 
@@ -9,11 +13,21 @@ Decisions recorded here (see also the checks' docstrings):
   (nearly all of it drawing random initial values for its 129 M weights),
   and a forward pass of two 64 x 64 images ~0.15 s, so each solution's
   ``AdaptedVGG`` and ``DropoutAdaptedVGG`` is built once, with
-  ``weights=None``, seeded, and shared by the checks of its task. One slot
-  holds at most one model: building the next one first lets the previous one
-  go, so a grading run never holds two VGGs at once. The slot is keyed by the
-  class object itself (not by a name), so a new submission never meets a
-  model of an older one. Checks set the mode they need and clear gradients.
+  ``weights=None``, seeded, beside the student's code, and shared by the
+  checks of its task (see :mod:`fmlgrade.spec.part3.observers`).
+* Right after construction (and after what the constructor left behind has
+  been recorded), the observer overwrites every parameter of ``self.vgg`` and
+  ``self.head`` with *known weights* (:func:`fill_parameters`): values cut from
+  a seeded pool, He-scaled. The trusted side builds its own VGG-11 without its
+  last Linear and the contract's head, gives them the same known weights, and
+  so computes ``head(vgg(x))`` itself: the student's outputs are judged against
+  that, never against values the student's side reports, and no VGG weights
+  travel between the two sides. This needs the student's ``self.vgg`` and
+  ``self.head`` to have the skeleton's parameter shapes (the contract's
+  layout), which the checks verify first (:func:`layout_problem`). The
+  trusted side's VGG lives only while it computes the expected outputs (once
+  per process, test batch and device), and the check modules do that before
+  the student's model is built, so the two never take memory at once.
 * On the CPU the VGG checks use 64 x 64 images (VGG's adaptive pooling
   accepts them, and the backbone still puts out 4096 features); on a GPU the
   handout's 224 x 224.
@@ -25,23 +39,32 @@ Decisions recorded here (see also the checks' docstrings):
 from __future__ import annotations
 
 import contextlib
-import gc
+import functools
+import math
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fmlgrade.fixtures.casting import cached_casting_dataset  # noqa: F401 - re-exported for the checks
+from fmlgrade.fixtures.casting import cached_casting_dataset
+from fmlgrade.spec.pretrained import vgg11_backbone
 
 #: Side of the square test images, by device type.
 IMAGE_SIZES = {"cpu": 64, "cuda": 224}
 #: The number of features VGG-11 puts out once its last Linear is removed.
 VGG_FEATURES = 4096
-#: Seed of the global torch generator while a VGG model is built.
+#: Seed of the global torch generator while a student's VGG model is built.
 BUILD_SEED = 1234
+#: Seeds of the known weights given to ``self.vgg`` and ``self.head`` (see :func:`fill_parameters`).
+BACKBONE_SEED, HEAD_SEED = 2024, 2025
+#: Length of the pool of seeded values the known weights are cut from: a prime, so that the
+#: rows of a large weight matrix are different stretches of it.
+POOL_SIZE = 1_000_003
 
 
 # ---------------------------------------------------------------- torch state
@@ -99,95 +122,160 @@ def describe_images(batch: int, device: str | torch.device, seed: int) -> str:
     )
 
 
-# ---------------------------------------------------------------- the cached VGG models
-@dataclass
-class BuiltModel:
-    """A student's VGG model, built once, and what it looked like right after construction."""
+# ---------------------------------------------------------------- files (both sides)
+@contextlib.contextmanager
+def fresh_folder() -> Iterator[Path]:
+    """Run the block in a new, empty folder under the current working directory, then remove it.
 
-    cls: type
-    model: nn.Module
-    #: ``requires_grad`` of every named parameter just after construction.
-    requires_grad: dict[str, bool] = field(default_factory=dict)
-    #: Names of the modules of ``model.vgg`` that were in train mode just after construction.
-    vgg_training: list[str] = field(default_factory=list)
-    #: ``model.vgg(x)`` in eval mode, by ``(batch, seed, device)`` of :func:`random_images`.
-    features: dict[tuple, torch.Tensor] = field(default_factory=dict)
-
-    def images_and_features(
-        self, batch: int, device: str | torch.device, seed: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A batch of :func:`random_images` and the backbone's output for it (eval mode).
-
-        The backbone's output is computed once per batch and kept: it is the
-        expensive part of every VGG check.
-        """
-        x = random_images(batch, device, seed)
-        key = (batch, seed, str(torch.device(device)))
-        if key not in self.features:
-            self.model.eval()
-            with torch.no_grad():
-                self.features[key] = self.model.vgg(x)
-        return x, self.features[key]
-
-
-_SLOT: dict[str, Any] = {}
-
-def release_models() -> None:
-    """Let the cached model go (and its ~500 MB with it)."""
-    _SLOT.clear()
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def built_model(cls: type, device: str | torch.device, *, what: str) -> BuiltModel:
-    """``cls(weights=None)``, built once per class object and moved to ``device``.
-
-    ``what`` names the class in messages (``"AdaptedVGG"``). The model is
-    built with torch's global generator seeded with :data:`BUILD_SEED`. An
-    exception of the constructor propagates (and is remembered, so a broken
-    constructor is not run again by every check). The model must have the
-    skeleton's ``vgg`` and ``head`` submodules.
+    Observers run student code that writes ``checkpoints/`` under the working
+    directory; every run gets a folder of its own, so nothing an earlier check
+    wrote is seen (in the worker, all checks share one working directory). A
+    ``os.chdir`` of the student's code does not outlive the block.
     """
-    if _SLOT.get("cls") is not cls:
-        release_models()  # before building: never two VGGs in memory
-        _SLOT["cls"] = cls
-        try:
-            with seeded(BUILD_SEED):
-                model = cls(weights=None)
-        except BaseException as exc:
-            _SLOT["error"] = exc
-            raise
-        _SLOT["built"] = _inspect(cls, model, what)
-    if "error" in _SLOT:
-        raise _SLOT["error"]
-    built: BuiltModel = _SLOT["built"]
-    built.model.to(device)
-    built.model.zero_grad(set_to_none=True)
-    return built
+    before = os.getcwd()
+    folder = Path(tempfile.mkdtemp(prefix="run-", dir=before)).resolve()
+    os.chdir(folder)
+    try:
+        yield folder
+    finally:
+        os.chdir(before)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _inspect(cls: type, model: Any, what: str) -> BuiltModel:
-    if not isinstance(model, nn.Module):
-        raise AssertionError(
-            f"{what}(weights=None) must be an nn.Module, got {type(model).__name__}"
-        )
-    for name in ("vgg", "head"):
-        if not isinstance(getattr(model, name, None), nn.Module):
-            raise AssertionError(
-                f"{what}(weights=None) has no submodule self.{name}: keep the skeleton's "
-                f"self.vgg (VGG-11 without its last Linear) and self.head"
+@contextlib.contextmanager
+def working_directory(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Run the block with ``folder`` (created if needed) as the working directory (trusted side).
+
+    Checks wrap the reference runs, and their calls of observers, in it: an
+    observer that runs in-process then writes under the check's ``tmp_path``.
+    """
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield path
+    finally:
+        os.chdir(before)
+
+
+# ---------------------------------------------------------------- known VGG weights (both sides)
+def fill_parameters(module: nn.Module, seed: int) -> None:
+    """Overwrite every floating-point parameter of ``module`` with known values.
+
+    In registration order, each parameter takes the next stretch of one pool
+    of :data:`POOL_SIZE` standard-normal values drawn from ``seed`` (wrapping
+    around), times ``sqrt(2 / fan_in)`` for weights (He's scaling, so VGG's
+    activations keep their size) or 0.01 for biases. The values depend only on
+    ``seed`` and the parameters' shapes and order, so both sides give two
+    modules of the same layout the same weights without sending any.
+    ``requires_grad`` is left as it is.
+    """
+    pool = torch.randn(POOL_SIZE, generator=torch.Generator().manual_seed(seed))
+    position = 0
+    with torch.no_grad():
+        for parameter in module.parameters():
+            if not parameter.is_floating_point():
+                continue
+            n = parameter.numel()
+            scale = math.sqrt(2.0 / (n // parameter.shape[0])) if parameter.dim() >= 2 and n else 0.01
+            direct = parameter.device.type == "cpu" and parameter.is_contiguous()
+            target = parameter.view(-1) if direct else torch.empty(n, dtype=parameter.dtype)
+            done = 0
+            while done < n:
+                start = (position + done) % POOL_SIZE
+                take = min(n - done, POOL_SIZE - start)
+                target[done : done + take].copy_(pool[start : start + take])
+                done += take
+            target.mul_(scale)
+            if not direct:
+                parameter.copy_(target.view(parameter.shape))
+            position += n
+
+
+def contract_head() -> nn.Sequential:
+    """The skeleton's head: Linear(4096, 64), ReLU, Linear(64, 1), Sigmoid."""
+    return nn.Sequential(nn.Linear(VGG_FEATURES, 64), nn.ReLU(), nn.Linear(64, 1), nn.Sigmoid())
+
+
+@functools.cache
+def contract_layout() -> dict[str, tuple[tuple[int, ...], ...]]:
+    """Parameter shapes, in registration order, of the skeleton's ``self.vgg`` and ``self.head``."""
+    with torch.device("meta"):
+        vgg, head = vgg11_backbone(None), contract_head()
+    return {
+        "vgg": tuple(tuple(p.shape) for p in vgg.parameters()),
+        "head": tuple(tuple(p.shape) for p in head.parameters()),
+    }
+
+
+def describe_layout(model: nn.Module) -> dict[str, list[tuple[str, tuple[int, ...]]]]:
+    """``(name, shape)`` of every parameter of ``model.vgg`` and ``model.head``, in order."""
+    return {
+        part: [(name, tuple(p.shape)) for name, p in getattr(model, part).named_parameters()]
+        for part in ("vgg", "head")
+    }
+
+
+def layout_problem(layout: dict, what: str) -> str | None:
+    """Why a described layout (:func:`describe_layout`) is not the skeleton's, or None."""
+    expected = contract_layout()
+    for part, skeleton in (
+        ("vgg", "torchvision's vgg11 with the last Linear of its classifier removed"),
+        ("head", "nn.Sequential(nn.Linear(4096, 64), nn.ReLU(), nn.Linear(64, 1), nn.Sigmoid())"),
+    ):
+        got = [(str(name), tuple(shape)) for name, shape in layout.get(part, [])]
+        shapes = tuple(shape for _, shape in got)
+        if shapes == expected[part]:
+            continue
+        if len(shapes) != len(expected[part]):
+            detail = f"it has {len(shapes)} parameters, the skeleton's {len(expected[part])}"
+        else:
+            i = next(i for i, (a, b) in enumerate(zip(shapes, expected[part], strict=True)) if a != b)
+            detail = (
+                f"its parameter {part}.{got[i][0]} has shape {shapes[i]}, the skeleton's "
+                f"{expected[part][i]}"
             )
-    return BuiltModel(
-        cls=cls,
-        model=model,
-        requires_grad={name: p.requires_grad for name, p in model.named_parameters()},
-        vgg_training=[
-            name or "vgg" for name, module in model.vgg.named_modules() if module.training
-        ],
-    )
+        return (
+            f"{what}: self.{part} is not the skeleton's ({skeleton}): {detail}. The checks give "
+            f"self.vgg and self.head known weights and compare the model with a copy of the "
+            f"skeleton's, so keep both as the skeleton builds them"
+        )
+    return None
 
 
+_EXPECTED: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def expected_outputs(
+    batch: int, device: str | torch.device, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Trusted side: ``vgg(x)`` and ``head(vgg(x))`` of the skeleton's modules with the known weights.
+
+    ``x`` is :func:`random_images` ``(batch, device, seed)``; both results are
+    CPU tensors, computed on ``device`` (the same kind of arithmetic as the
+    student's model) in eval mode, once per process. The VGG built for this
+    is let go right away.
+    """
+    key = (batch, seed, str(torch.device(device)))
+    if key not in _EXPECTED:
+        with torch.device("meta"):
+            vgg = vgg11_backbone(None)
+        vgg.to_empty(device="cpu")
+        fill_parameters(vgg, BACKBONE_SEED)
+        head = contract_head()
+        fill_parameters(head, HEAD_SEED)
+        vgg.to(device).eval()
+        head.to(device).eval()
+        with torch.no_grad():
+            features = vgg(random_images(batch, device, seed))
+            _EXPECTED[key] = (features.cpu(), head(features).cpu())
+        del vgg, features
+    features, outputs = _EXPECTED[key]
+    return features.clone(), outputs.clone()
+
+
+# ---------------------------------------------------------------- looking into a model (observers)
 def first_head_linear(model: nn.Module, *, what: str) -> nn.Linear:
     """The head's first ``nn.Linear`` (4096 inputs): where the VGG features enter the head.
 
@@ -313,6 +401,29 @@ def tagged_loader(
     return DataLoader(TensorDataset(x, labels), batch_size=batch_size, shuffle=False)
 
 
+#: The ``transfer_train`` bookkeeping runs: training and validation samples and batch sizes
+#: (batches of 4, 4, 2 and of 3, 3, 1), the loaders' seeds, the model's seed, and the seed of
+#: torch's generator during the run.
+TRAIN_N, TRAIN_BATCH, TRAIN_SEED = 10, 4, 5
+VAL_N, VAL_BATCH, VAL_SEED = 7, 3, 6
+MODEL_SEED, RUN_SEED = 3, 7
+
+
+def bookkeeping_setup(
+    val_outputs: Sequence[float],
+) -> tuple[FrozenBackboneModel, DataLoader, DataLoader]:
+    """A fresh :class:`FrozenBackboneModel` (in eval mode) and the loaders of a bookkeeping run.
+
+    The same on both sides: the observer hands them to the student's
+    ``transfer_train``, the check to the reference's.
+    """
+    model = FrozenBackboneModel(val_outputs, seed=MODEL_SEED)
+    model.eval()  # handed over in eval mode: the loop must switch to train mode itself
+    train_loader = tagged_loader(TRAIN_N, TRAIN_BATCH, tag=0, seed=TRAIN_SEED)
+    val_loader = tagged_loader(VAL_N, VAL_BATCH, tag=1, seed=VAL_SEED, ones=True)
+    return model, train_loader, val_loader
+
+
 class PresetOutputModel(nn.Module):
     """Returns preset probabilities: the output for sample ``i`` is ``outputs[i]``.
 
@@ -429,28 +540,55 @@ class PretrainedStandIn(nn.Module):
 
 
 # ---------------------------------------------------------------- the synthetic dataset
+Split = tuple[torch.Tensor, torch.Tensor]
+
+_TENSORS: dict[tuple, tuple[Split, Split, Split]] = {}
 
 
-_TENSORS: dict[tuple, tuple[tuple[torch.Tensor, torch.Tensor], ...]] = {}
-
-
-def casting_tensors(
-    *, n_train: int, n_test: int, size: int, seed: int
-) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
-    """(train, validation, test) of the provided loaders as ``(images, labels)`` tensors.
+def casting_tensors_at(root: str | os.PathLike[str], *, size: int, seed: int) -> tuple[Split, Split, Split]:
+    """(train, validation, test) of the provided loaders on the dataset at ``root``, as tensors.
 
     Read once per process through :func:`fmlgrade.spec.data.make_loaders`
     (validation fraction 0.2, split seed ``seed``), so that training runs do
-    not decode the JPEG files again every epoch.
+    not decode the JPEG files again every epoch. Observers pass the folder the
+    check shared with them (``submission.share``).
     """
-    key = (n_train, n_test, size, seed)
+    key = (os.fspath(root), size, seed)
     if key not in _TENSORS:
         from fmlgrade.spec.data import make_loaders
 
-        root = cached_casting_dataset(n_train=n_train, n_test=n_test, size=size, seed=seed)
         loaders = make_loaders(root, image_size=size, batch_size=64, val_fraction=0.2, seed=seed)
-        _TENSORS[key] = tuple(
+        _TENSORS[key] = tuple(  # type: ignore[assignment]
             (torch.cat([x for x, _ in loader]), torch.cat([y for _, y in loader]))
             for loader in loaders
         )
     return _TENSORS[key]
+
+
+def casting_root(*, n_train: int, n_test: int, size: int, seed: int) -> Path:
+    """Trusted side: the root of the generated casting dataset with these settings (made once)."""
+    return cached_casting_dataset(n_train=n_train, n_test=n_test, size=size, seed=seed)
+
+
+def casting_tensors(*, n_train: int, n_test: int, size: int, seed: int) -> tuple[Split, Split, Split]:
+    """Trusted side: :func:`casting_tensors_at` of the generated dataset with these settings."""
+    root = casting_root(n_train=n_train, n_test=n_test, size=size, seed=seed)
+    return casting_tensors_at(root, size=size, seed=seed)
+
+
+def casting_setup(
+    train: Split, validation: Split, *, batch_size: int, seed: int
+) -> tuple[PretrainedStandIn, DataLoader, DataLoader]:
+    """A fresh :class:`PretrainedStandIn` and its loaders for a convergence run (the same on both sides).
+
+    The training loader shuffles with a generator seeded with ``seed``; the
+    head's initial weights come from ``seed`` too.
+    """
+    (xtr, ytr), (xva, yva) = train, validation
+    model = PretrainedStandIn(xtr, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    train_loader = DataLoader(
+        TensorDataset(xtr, ytr), batch_size=batch_size, shuffle=True, generator=generator
+    )
+    val_loader = DataLoader(TensorDataset(xva, yva), batch_size=batch_size)
+    return model, train_loader, val_loader

@@ -8,7 +8,9 @@ is known exactly: the fraction of samples whose ``output > 0.5`` agrees with
 loaders have an uneven last batch (an accuracy averaged over batches is then
 wrong). The stand-in records the mode and whether gradients were enabled at
 every forward: it is handed over in train mode and must see eval mode and no
-gradients.
+gradients. The model and loader are built, and the student's function called,
+by the observer :func:`fmlgrade.spec.part3.observers.evaluate` beside the
+student's code; the expected accuracy is computed here.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from fmlgrade.spec.part3 import helpers as h
+from fmlgrade.spec.part3 import observers as obs
 
 pytestmark = pytest.mark.task("3.6")
 
@@ -48,17 +50,13 @@ def expected_accuracy(outputs: list[float], labels: list[float]) -> float:
     return sum(hits) / len(hits)
 
 
-def _run(submission, device, outputs, labels, batch_size):
-    evaluate_accuracy = submission.require("evaluate_accuracy")
-    model = h.PresetOutputModel(outputs).to(device)
-    model.train()
-    loader = h.index_loader(labels, batch_size)
-    result = evaluate_accuracy(model, loader, device)
+def _run(submission, device, outputs, labels, batch_size) -> tuple[dict, str]:
+    seen = submission.observe(obs.evaluate, list(outputs), list(labels), batch_size, str(device))
     call = (
         f"evaluate_accuracy(model, test_loader, {str(device)!r}) with model outputs {outputs!r}, "
         f"labels {labels!r} and batch_size={batch_size}"
     )
-    return model, result, call
+    return seen, call
 
 
 @given(case=accuracy_cases())
@@ -67,9 +65,10 @@ def _run(submission, device, outputs, labels, batch_size):
 def test_fraction_of_correct_samples(submission, device, case):
     """The result is the fraction of samples with (output > 0.5) == (label == 1), over samples."""
     outputs, labels, batch_size = case
-    _, result, call = _run(submission, device, outputs, labels, batch_size)
+    seen, call = _run(submission, device, outputs, labels, batch_size)
+    result = seen["value"]
     if isinstance(result, bool) or not isinstance(result, (numbers.Real, np.floating)):
-        raise AssertionError(f"{call}: must return a float, got {type(result).__name__} {result!r}")
+        raise AssertionError(f"{call}: must return a float, got {seen['type']} {seen['repr']}")
     expected = expected_accuracy(outputs, labels)
     if not abs(float(result) - expected) <= ATOL:
         right = round(expected * len(labels))
@@ -83,14 +82,15 @@ def test_evaluates_in_eval_mode_without_gradients(submission, device):
     """The model is put in eval mode, and its forward runs without gradients."""
     outputs = [0.9, 0.2, 0.6, 0.4, 0.7]
     labels = [1.0, 0.0, 0.0, 1.0, 1.0]
-    model, _, call = _run(submission, device, outputs, labels, 2)
-    if not model.calls:
+    seen, call = _run(submission, device, outputs, labels, 2)
+    calls = seen["calls"]
+    if not calls:
         raise AssertionError(f"{call}: the model was never called")
-    if any(training for training, _ in model.calls):
+    if any(training for training, _ in calls):
         raise AssertionError(
             f"{call}: the model was still in train mode during evaluation; call model.eval() first"
         )
-    if any(grad for _, grad in model.calls):
+    if any(grad for _, grad in calls):
         raise AssertionError(
             f"{call}: the forward passes ran with gradients enabled; evaluate inside "
             f"torch.no_grad()"

@@ -1,59 +1,58 @@
 """Task 3.4: ``store_checkpoint(model, epoch)`` saves the state dict to checkpoints/model-{epoch}.pt.
 
-Each check runs in its own empty working directory (``monkeypatch.chdir``),
-since the contract puts the folder under the current working directory. The
-file must load with ``torch.load(..., weights_only=True)`` (a saved state
-dict does; a pickled whole model does not) and hold exactly the model's
-``state_dict()``: the same keys and equal tensors, buffers included.
+The contract puts the folder under the current working directory, so the
+observer (:func:`fmlgrade.spec.part3.observers.store_checkpoints`) runs the
+student's function in a fresh, empty working directory of its own, beside the
+student's code, and reads the files back there. The file must load with
+``torch.load(..., weights_only=True)`` (a saved state dict does; a pickled
+whole model does not) and hold exactly the model's ``state_dict()``: the same
+keys and equal tensors, buffers included. The model is a small seeded one,
+which the check rebuilds from the same seed to know what the file must hold.
+(The check also runs in its own ``tmp_path``, so that an in-process run
+writes nothing into the grader's working directory.)
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
 import torch
 
 from fmlgrade.spec.part3 import helpers as h
+from fmlgrade.spec.part3 import observers as obs
 
 pytestmark = pytest.mark.task("3.4")
 
 
-def _listing(folder: Path) -> str:
-    if not folder.exists():
-        return "nothing was written there"
-    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+def _listing(files: list[str]) -> str:
     return "it contains " + (", ".join(files) if files else "no files")
 
 
-def _load(path: Path, call: str, cwd: Path) -> Mapping:
-    if not path.is_file():
+def _loaded(seen: dict, epoch: int, call: str, files: list[str]) -> dict:
+    name = f"checkpoints/model-{epoch}.pt"
+    if not seen["found"]:
         raise AssertionError(
-            f"{call}: expected the file checkpoints/{path.name} under the current working "
-            f"directory; {_listing(cwd)}"
+            f"{call}: expected the file {name} under the current working directory; "
+            f"{_listing(files)}"
         )
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
+    if seen["error"] is not None:
         raise AssertionError(
-            f"{call}: torch.load(checkpoints/{path.name}, weights_only=True) failed with "
-            f"{type(exc).__name__} (such a load only reads tensors and plain containers); save "
-            f"model.state_dict(), not the model object"
-        ) from None
-    if not isinstance(loaded, Mapping):
-        raise AssertionError(
-            f"{call}: checkpoints/{path.name} holds a {type(loaded).__name__}, expected the "
-            f"model's state dict (torch.save(model.state_dict(), path))"
+            f"{call}: torch.load({name}, weights_only=True) failed with {seen['error']} (such a "
+            f"load only reads tensors and plain containers); save model.state_dict(), not the "
+            f"model object"
         )
-    return loaded
+    if not isinstance(seen["state"], dict):
+        raise AssertionError(
+            f"{call}: {name} holds a {seen['type']}, expected the model's state dict "
+            f"(torch.save(model.state_dict(), path))"
+        )
+    return seen["state"]
 
 
-def _compare(loaded: Mapping, model: torch.nn.Module, call: str) -> None:
-    state = model.state_dict()
+def _compare(loaded: dict, seed: int, call: str) -> None:
+    state = h.SmallModel(seed=seed).state_dict()
     if set(loaded) != set(state):
         missing = sorted(set(state) - set(loaded))
-        extra = sorted(set(loaded) - set(state))
+        extra = sorted(map(str, set(loaded) - set(state)))
         raise AssertionError(
             f"{call}: the saved state dict has the wrong keys (missing: {missing or 'none'}; "
             f"unexpected: {extra or 'none'}); save model.state_dict()"
@@ -67,28 +66,29 @@ def _compare(loaded: Mapping, model: torch.nn.Module, call: str) -> None:
             )
 
 
+def _store(submission, device, models: dict[int, int]) -> dict:
+    """Observe store_checkpoint(SmallModel(seed), epoch) for each epoch -> seed, in order."""
+    return submission.observe(obs.store_checkpoints, list(models.items()), str(device))
+
+
 @pytest.mark.parametrize("epoch", [0, 7, 12])
 def test_saves_the_state_dict_under_the_epoch_number(
     submission, device, epoch, tmp_path, monkeypatch
 ):
     """checkpoints/model-{epoch}.pt holds model.state_dict(), loadable with weights_only=True."""
-    store_checkpoint = submission.require("store_checkpoint")
     monkeypatch.chdir(tmp_path)
-    model = h.SmallModel(seed=epoch).to(device)
+    seen = _store(submission, device, {epoch: epoch})
     call = f"store_checkpoint(model, {epoch})"
-    store_checkpoint(model, epoch)
-    loaded = _load(tmp_path / "checkpoints" / f"model-{epoch}.pt", call, tmp_path)
-    _compare(loaded, model, call)
+    loaded = _loaded(seen["checkpoints"][0], epoch, call, seen["files"])
+    _compare(loaded, epoch, call)
 
 
 def test_creates_the_folder_once_and_reuses_it(submission, device, tmp_path, monkeypatch):
     """The checkpoints folder is created if missing and reused when it exists."""
-    store_checkpoint = submission.require("store_checkpoint")
     monkeypatch.chdir(tmp_path)
-    models = {epoch: h.SmallModel(seed=10 + epoch).to(device) for epoch in (1, 2, 3)}
-    for epoch, model in models.items():
-        store_checkpoint(model, epoch)
-    for epoch, model in models.items():
+    models = {epoch: 10 + epoch for epoch in (1, 2, 3)}
+    seen = _store(submission, device, models)
+    for (epoch, seed), checkpoint in zip(models.items(), seen["checkpoints"], strict=True):
         call = f"store_checkpoint(model, {epoch}) after the epochs before it"
-        loaded = _load(tmp_path / "checkpoints" / f"model-{epoch}.pt", call, tmp_path)
-        _compare(loaded, model, call)
+        loaded = _loaded(checkpoint, epoch, call, seen["files"])
+        _compare(loaded, seed, call)

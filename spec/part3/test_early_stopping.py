@@ -3,7 +3,10 @@
 The contract's rule: True exactly when ``len(losses) > threshold`` and the
 last ``threshold + 1`` losses are strictly increasing (each of the last
 ``threshold`` losses is greater than the one before it). Checked as a
-property against that rule over random loss histories and thresholds.
+property against that rule over random loss histories and thresholds: the
+observer :func:`fmlgrade.spec.part3.observers.early_stopping` calls the
+student's function beside the student's code and reports the result and the
+list as the call left it; the rule is evaluated here.
 
 The histories are built to hit the edges: losses drawn from a few values (so
 ties are common), histories ending in a strictly increasing run whose length
@@ -17,6 +20,8 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+
+from fmlgrade.spec.part3 import observers as obs
 
 pytestmark = pytest.mark.task("3.2")
 
@@ -58,12 +63,11 @@ def any_histories(draw) -> tuple[list[float], int]:
 
 
 def _check(submission, losses: list[float], threshold: int) -> None:
-    early_stopping_check = submission.require("early_stopping_check")
-    given_losses = list(losses)
-    result = early_stopping_check(given_losses, threshold)
+    seen = submission.observe(obs.early_stopping, list(losses), threshold)
+    result, given_losses = seen["value"], seen["losses_after"]
     call = f"early_stopping_check({losses!r}, threshold={threshold})"
     if not isinstance(result, (bool, np.bool_)):
-        raise AssertionError(f"{call}: must return a bool (True or False), got {result!r}")
+        raise AssertionError(f"{call}: must return a bool (True or False), got {seen['repr']}")
     expected = expected_stop(losses, threshold)
     if bool(result) != expected:
         why = (
@@ -75,9 +79,8 @@ def _check(submission, losses: list[float], threshold: int) -> None:
         )
         raise AssertionError(f"{call}: expected {expected}, got {bool(result)} ({why})")
     if given_losses != losses:
-        raise AssertionError(
-            f"{call}: must not change the list of losses (it became {given_losses!r})"
-        )
+        shown = given_losses if isinstance(given_losses, (list, str)) else repr(given_losses)
+        raise AssertionError(f"{call}: must not change the list of losses (it became {shown})")
 
 
 @given(case=histories())

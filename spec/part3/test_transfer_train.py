@@ -1,9 +1,16 @@
 """Task 3.5: ``transfer_train``, the training loop with checkpoints and early stopping.
 
 ``transfer_train(model, train_loader, val_loader, epochs, learn_rate, threshold, device)``
-is graded with the reference ``early_stopping_check`` and ``store_checkpoint``
-put in place of the student's (one bug costs one task), in an empty working
-directory (checkpoints go to ``./checkpoints``).
+is graded with the grader's ``early_stopping_check`` and ``store_checkpoint``
+put in place of the student's (one bug costs one task): the stand-ins of
+:mod:`fmlgrade.spec.part3.stand_ins`, written from the contract, since the
+student's code runs where the reference solution is never loaded. It runs in
+an empty working directory (checkpoints go to ``./checkpoints``), beside the
+student's code: the observers of :mod:`fmlgrade.spec.part3.observers` build
+the model and loaders from seeds, run the loop and report the model's records,
+the files written, the history and the weights it ended with. What they report
+is judged here against the contract's rule, the designed losses and the
+reference ``transfer_train`` run here from the same start.
 
 Bookkeeping checks use :class:`~fmlgrade.spec.part3.helpers.FrozenBackboneModel`,
 a tiny AdaptedVGG look-alike (frozen backbone with a dropout, kept in eval
@@ -13,7 +20,7 @@ with the *real* reference ``early_stopping_check``, a history that keeps
 rising must stop training at a known epoch. (Decision: the losses are
 designed, not a recording ``early_stopping_check`` put in place of the
 reference, so the student's loop meets the same function the contract
-promises.) From the records: the number of epochs run, a checkpoint per
+promises; the stand-in follows it.) From the records: the number of epochs run, a checkpoint per
 epoch holding the weights of that epoch (numbered from 0 or from 1), train
 mode during the training pass and eval mode during the validation pass, the
 frozen parameters untouched, the history's values, and the weights after
@@ -33,25 +40,26 @@ with a fixed feature extractor that does help, and the student's
 ``transfer_train`` reaches from the same start, within :data:`MARGIN`, on
 the training images (where training makes a large difference: ~0.84 against
 ~0.5 untrained) and on the test images (where these features generalise
-only to ~0.6, so that half is weak).
+only to ~0.6, so that half is weak). The observer trains on the dataset folder
+the check shares with it and returns the trained head only; the accuracy is
+measured here, with the check's own copy of the stand-in holding that head.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
 from fmlgrade.spec.assertions import assert_close
 from fmlgrade.spec.part3 import helpers as h
+from fmlgrade.spec.part3 import observers as obs
 
 pytestmark = pytest.mark.task("3.5")
 
@@ -60,8 +68,6 @@ pytestmark = pytest.mark.task("3.5")
 RISING = (0.9, 0.7, 0.6, 0.65, 0.8, 1.0, 1.3, 1.7, 2.2)
 #: Validation losses that never rise (a tie is not a rise): every epoch runs.
 NOT_RISING = (0.9, 0.9, 0.8, 0.75)
-TRAIN_N, TRAIN_BATCH = 10, 4  # batches of 4, 4, 2
-VAL_N, VAL_BATCH = 7, 3  # batches of 3, 3, 1
 LEARN_RATE = 0.01
 #: Float32 BCE of a preset output agrees with -log(p) to ~1e-7 relative.
 LOSS_RTOL = 1e-4
@@ -78,46 +84,73 @@ def expected_epochs(losses: Sequence[float], epochs: int, threshold: int) -> int
     return epochs
 
 
+def _val_outputs(losses: Sequence[float]) -> list[float]:
+    """The stand-in's validation output per pass, so that pass k's BCE loss is ``losses[k]``."""
+    return [math.exp(-loss) for loss in losses]
+
+
 @dataclass
 class Run:
-    model: h.FrozenBackboneModel
+    """A student's run as the observer reported it (see observers.transfer_train_run)."""
+
     history: object
-    folder: Path
-    initial: dict[str, torch.Tensor]
-    requires_grad: dict[str, bool]
-    train_loader: DataLoader
+    #: (pass, model.training, batch size) per forward.
+    events: list
+    #: The state dict at the first forward of each validation pass.
+    snapshots: list
+    #: The model's output per training batch.
+    train_outputs: list
+    #: The state dict and requires_grad flags after training.
+    state: dict
+    requires_grad: dict
+    #: {"files": names in checkpoints/, "states": {name: what observers._read_state saw}}.
+    checkpoints: dict
     call: str
+    #: The stand-in before training, rebuilt here from the same seed.
+    initial: dict[str, torch.Tensor] = field(default_factory=dict)
+    initial_requires_grad: dict[str, bool] = field(default_factory=dict)
 
 
-def _run(submission, device, folder: Path, losses, epochs, threshold, *, function=None) -> Run:
-    """Run ``transfer_train`` (the student's, or ``function``) on a fresh stand-in in ``folder``."""
-    transfer_train = function or submission.require("transfer_train")
-    model = h.FrozenBackboneModel([math.exp(-loss) for loss in losses], seed=3)
-    model.eval()  # handed over in eval mode: the loop must switch to train mode itself
-    initial = {k: v.clone() for k, v in model.state_dict().items()}
-    requires_grad = {n: p.requires_grad for n, p in model.named_parameters()}
-    train_loader = h.tagged_loader(TRAIN_N, TRAIN_BATCH, tag=0, seed=5)
-    val_loader = h.tagged_loader(VAL_N, VAL_BATCH, tag=1, seed=6, ones=True)
-    folder.mkdir(parents=True, exist_ok=True)
+def _run(submission, device, folder: Path, losses, epochs, threshold) -> Run:
+    """Run the student's ``transfer_train`` on a fresh stand-in, beside the student's code."""
+    with h.working_directory(folder), \
+            submission.with_reference("early_stopping_check", "store_checkpoint"):
+        seen = submission.observe(
+            obs.transfer_train_run, _val_outputs(losses), epochs, threshold, LEARN_RATE, str(device)
+        )
     call = (
         f"transfer_train(model, train_loader, val_loader, epochs={epochs}, "
         f"learn_rate={LEARN_RATE}, threshold={threshold}, device={str(device)!r})"
     )
-    before = Path.cwd()
-    os.chdir(folder)
-    try:
-        with submission.with_reference("early_stopping_check", "store_checkpoint"), \
-                h.torch_threads(1), h.seeded(7):
-            history = transfer_train(
-                model, train_loader, val_loader, epochs, LEARN_RATE, threshold, device
-            )
-    finally:
-        os.chdir(before)
-    return Run(model, history, folder, initial, requires_grad, train_loader, call)
+    initial, _, _ = h.bookkeeping_setup(_val_outputs(losses))
+    return Run(
+        history=seen["history"],
+        events=list(seen["events"]),
+        snapshots=list(seen["snapshots"]),
+        train_outputs=list(seen["train_outputs"]),
+        state=dict(seen["state"]),
+        requires_grad=dict(seen["requires_grad"]),
+        checkpoints=seen["checkpoints"],
+        call=call,
+        initial={k: v.detach().clone() for k, v in initial.state_dict().items()},
+        initial_requires_grad={n: p.requires_grad for n, p in initial.named_parameters()},
+    )
+
+
+def _reference_run(
+    submission, device, folder: Path, losses, epochs, threshold
+) -> tuple[int, dict[str, torch.Tensor]]:
+    """The reference ``transfer_train`` from the same start, here: epochs run and the final state dict."""
+    transfer_train = submission.reference_object("transfer_train")
+    model, train_loader, val_loader = h.bookkeeping_setup(_val_outputs(losses))
+    with h.working_directory(folder), h.torch_threads(1), h.seeded(h.RUN_SEED):
+        transfer_train(model, train_loader, val_loader, epochs, LEARN_RATE, threshold, device)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return model.validation_passes(), state
 
 
 def _epochs_run(run: Run) -> int:
-    return run.model.validation_passes()
+    return len(run.snapshots)
 
 
 @pytest.mark.parametrize("threshold", [1, 2, 3])
@@ -153,8 +186,7 @@ def test_stores_a_checkpoint_after_every_epoch(submission, device, tmp_path):
     epochs = len(RISING)
     run = _run(submission, device, tmp_path, RISING, epochs, threshold=2)
     n = _epochs_run(run)
-    folder = run.folder / "checkpoints"
-    found = sorted(p.name for p in folder.glob("*")) if folder.is_dir() else []
+    found = sorted(run.checkpoints["files"])
     numbering = None
     for first in (0, 1):
         if found == sorted(f"model-{e}.pt" for e in range(first, first + n)):
@@ -168,10 +200,11 @@ def test_stores_a_checkpoint_after_every_epoch(submission, device, tmp_path):
         )
     for k in range(n):
         epoch = numbering + k
-        saved = torch.load(folder / f"model-{epoch}.pt", map_location="cpu", weights_only=True)
-        expected = run.model.snapshots[k]
+        saved = run.checkpoints["states"].get(f"model-{epoch}.pt", {}).get("state") or {}
+        expected = run.snapshots[k]
         for key, value in expected.items():
-            if key not in saved or not torch.equal(saved[key].cpu(), value):
+            got = saved.get(key)
+            if not isinstance(got, torch.Tensor) or not torch.equal(got.cpu(), value):
                 raise AssertionError(
                     f"{run.call}: checkpoints/model-{epoch}.pt does not hold the weights of "
                     f"epoch {k + 1} ({key!r} differs); store the checkpoint once per epoch, "
@@ -182,9 +215,9 @@ def test_stores_a_checkpoint_after_every_epoch(submission, device, tmp_path):
 def test_trains_in_train_mode_and_validates_in_eval_mode(submission, device, tmp_path):
     """model.train() before each epoch's training pass, model.eval() before its validation pass."""
     run = _run(submission, device, tmp_path, RISING, len(RISING), threshold=2)
-    if not run.model.events:
+    if not run.events:
         raise AssertionError(f"{run.call}: the model was never called")
-    for phase, training, _ in run.model.events:
+    for phase, training, _ in run.events:
         if phase == "train" and not training:
             raise AssertionError(
                 f"{run.call}: a training batch went through the model in eval mode; call "
@@ -200,27 +233,26 @@ def test_trains_in_train_mode_and_validates_in_eval_mode(submission, device, tmp
 def test_changes_only_the_trainable_parameters(submission, device, tmp_path):
     """Frozen parameters stay exactly as they were; the head's parameters change."""
     run = _run(submission, device, tmp_path, NOT_RISING, len(NOT_RISING), threshold=1)
-    state = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
-    flags = {n: p.requires_grad for n, p in run.model.named_parameters()}
-    if flags != run.requires_grad:
-        changed = [n for n in flags if flags[n] != run.requires_grad.get(n)]
+    flags = run.requires_grad
+    if flags != run.initial_requires_grad:
+        changed = [n for n in flags if flags[n] != run.initial_requires_grad.get(n)]
         raise AssertionError(
             f"{run.call}: changed requires_grad of {h.frozen_names(changed)}; train the model as "
             f"it is given (its backbone frozen)"
         )
-    moved_frozen = [
-        n for n, p in run.model.named_parameters()
-        if not p.requires_grad and not torch.equal(state[n], run.initial[n])
-    ]
+
+    def moved(name: str) -> bool:
+        after = run.state.get(name)
+        return not isinstance(after, torch.Tensor) or not torch.equal(after, run.initial[name])
+
+    frozen = [n for n, trainable in run.initial_requires_grad.items() if not trainable]
+    moved_frozen = [n for n in frozen if moved(n)]
     if moved_frozen:
         raise AssertionError(
             f"{run.call}: frozen parameters changed ({h.frozen_names(moved_frozen)}); only the "
             f"parameters with requires_grad=True may be trained"
         )
-    trained = [
-        n for n, p in run.model.named_parameters()
-        if p.requires_grad and not torch.equal(state[n], run.initial[n])
-    ]
+    trained = [n for n, trainable in run.initial_requires_grad.items() if trainable and moved(n)]
     if not trained:
         raise AssertionError(
             f"{run.call}: no trainable parameter changed; each training batch needs "
@@ -244,7 +276,9 @@ def test_returns_the_history_of_mean_losses(submission, device, tmp_path):
     n = _epochs_run(run)
     history = run.history
     if not isinstance(history, dict) or set(history) != {"train_loss", "val_loss"}:
-        shown = sorted(history) if isinstance(history, dict) else type(history).__name__
+        shown = sorted(map(str, history)) if isinstance(history, dict) else type(history).__name__
+        if isinstance(history, str):  # an object the observer could only describe
+            shown = history
         raise AssertionError(
             f"{run.call}: must return a dict with the keys 'train_loss' and 'val_loss', got {shown}"
         )
@@ -283,9 +317,10 @@ def test_returns_the_history_of_mean_losses(submission, device, tmp_path):
 
 def _expected_train_losses(run: Run, n: int) -> tuple[list[float], list[float]]:
     """Per epoch: the mean of the batch losses, and the batch-size-weighted mean."""
-    labels = [y for _, y in run.train_loader]
+    train_loader = h.tagged_loader(h.TRAIN_N, h.TRAIN_BATCH, tag=0, seed=h.TRAIN_SEED)
+    labels = [y for _, y in train_loader]
     per_epoch = len(labels)
-    outputs = run.model.train_outputs
+    outputs = run.train_outputs
     if len(outputs) != per_epoch * n:
         raise AssertionError(
             f"{run.call}: {len(outputs)} training batches went through the model in {n} epochs; "
@@ -307,18 +342,19 @@ def test_updates_match_the_reference_training(submission, device, tmp_path):
     """Per batch zero_grad, BCELoss, backward, an Adam step: the weights end as the reference's."""
     epochs = len(NOT_RISING)
     run = _run(submission, device, tmp_path / "student", NOT_RISING, epochs, threshold=1)
-    reference = _run(
-        submission, device, tmp_path / "reference", NOT_RISING, epochs, threshold=1,
-        function=submission.reference_object("transfer_train"),
+    reference_epochs, reference_state = _reference_run(
+        submission, device, tmp_path / "reference", NOT_RISING, epochs, threshold=1
     )
-    if _epochs_run(run) != _epochs_run(reference):
+    if _epochs_run(run) != reference_epochs:
         raise AssertionError(
-            f"{run.call}: ran {_epochs_run(run)} epochs, expected {_epochs_run(reference)}"
+            f"{run.call}: ran {_epochs_run(run)} epochs, expected {reference_epochs}"
         )
-    got = run.model.state_dict()
-    for key, expected in reference.model.state_dict().items():
+    for key, expected in reference_state.items():
+        got = run.state.get(key)
+        if not isinstance(got, torch.Tensor):
+            raise AssertionError(f"{run.call}: the model has no {key} after training")
         assert_close(
-            got[key], expected.detach().cpu().numpy(),
+            got, expected.numpy(),
             what=f"{run.call}: {key} after training (the reference transfer_train, from the "
             f"same start: per batch optimizer.zero_grad(), nn.BCELoss(), backward(), "
             f"optimizer.step() with torch.optim.Adam(trainable parameters, lr=learn_rate))",
@@ -341,21 +377,9 @@ MARGIN = 0.08
 _REFERENCE: dict[str, tuple[float, float]] = {}
 
 
-def _train_on_casting(transfer_train, device, folder: Path) -> tuple[float, float]:
-    """Train a fresh stand-in with ``transfer_train``; its accuracy on the train and test images."""
-    (xtr, ytr), (xva, yva), (xte, yte) = h.casting_tensors(**DATA)
-    model = h.PretrainedStandIn(xtr, seed=MODEL_SEED)
-    generator = torch.Generator().manual_seed(MODEL_SEED)
-    train = DataLoader(TensorDataset(xtr, ytr), batch_size=BATCH, shuffle=True, generator=generator)
-    val = DataLoader(TensorDataset(xva, yva), batch_size=BATCH)
-    folder.mkdir(parents=True, exist_ok=True)
-    before = Path.cwd()
-    os.chdir(folder)
-    try:
-        with h.torch_threads(1), h.seeded(MODEL_SEED):
-            transfer_train(model, train, val, EPOCHS, LR, EPOCHS, device)
-    finally:
-        os.chdir(before)
+def _accuracies(model: torch.nn.Module, device) -> tuple[float, float]:
+    """Accuracy of ``model`` on the training and the test images, measured here."""
+    (xtr, ytr), _, (xte, yte) = h.casting_tensors(**DATA)
     model.to(device).eval()
     accuracies = []
     with torch.no_grad():
@@ -365,21 +389,50 @@ def _train_on_casting(transfer_train, device, folder: Path) -> tuple[float, floa
     return accuracies[0], accuracies[1]
 
 
+def _fresh_model() -> h.PretrainedStandIn:
+    train, validation, _ = h.casting_tensors(**DATA)
+    model, _, _ = h.casting_setup(train, validation, batch_size=BATCH, seed=MODEL_SEED)
+    return model
+
+
+def _reference_on_casting(submission, device, folder: Path) -> tuple[float, float]:
+    """Train a fresh stand-in with the reference ``transfer_train`` here; its accuracies."""
+    train, validation, _ = h.casting_tensors(**DATA)
+    model, train_loader, val_loader = h.casting_setup(
+        train, validation, batch_size=BATCH, seed=MODEL_SEED
+    )
+    transfer_train = submission.reference_object("transfer_train")
+    with h.working_directory(folder), h.torch_threads(1), h.seeded(MODEL_SEED):
+        transfer_train(model, train_loader, val_loader, EPOCHS, LR, EPOCHS, device)
+    return _accuracies(model, device)
+
+
 def test_reaches_the_reference_accuracy_on_the_casting_data(submission, device, tmp_path):
     """Trained on the synthetic casting images, the model gets as accurate as the reference's."""
-    transfer_train = submission.require("transfer_train")
     key = str(torch.device(device))
-    if key not in _REFERENCE:
-        _REFERENCE[key] = _train_on_casting(
-            submission.reference_object("transfer_train"), device, tmp_path / "reference"
-        )
-    with submission.with_reference("early_stopping_check", "store_checkpoint"):
-        got = _train_on_casting(transfer_train, device, tmp_path / "student")
     call = (
         f"transfer_train(model, train_loader, val_loader, epochs={EPOCHS}, learn_rate={LR}, "
         f"threshold={EPOCHS}, device={key!r}) on the synthetic casting images "
         f"({DATA['size']} x {DATA['size']}; a frozen feature extractor and AdaptedVGG's head)"
     )
+    root = submission.share(h.casting_root(**DATA))
+    with h.working_directory(tmp_path / "student"), \
+            submission.with_reference("early_stopping_check", "store_checkpoint"):
+        head = submission.observe(
+            obs.transfer_train_on_casting, root, DATA["size"], DATA["seed"], EPOCHS, LR, BATCH,
+            MODEL_SEED, key,
+        )
+    model = _fresh_model()
+    try:
+        model.head.load_state_dict(head)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise AssertionError(
+            f"{call}: the trained head cannot be read back ({exc}); train the model as it is "
+            f"given"
+        ) from None
+    got = _accuracies(model, device)
+    if key not in _REFERENCE:
+        _REFERENCE[key] = _reference_on_casting(submission, device, tmp_path / "reference")
     for split, accuracy, reference in zip(("training", "test"), got, _REFERENCE[key], strict=True):
         if accuracy < reference - MARGIN:
             raise AssertionError(
