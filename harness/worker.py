@@ -39,6 +39,7 @@ class Worker:
         self._substitutions: dict[int, Any] = {}
         self._audit: Any = None
         self._stand_in_modules: dict[str, types.ModuleType] = {}
+        self._stand_in_texts: dict[str, str] = {}
 
     # -- the grader's objects, seen from here ---------------------------------
     def _request(self, kind: str, target: Any, op: str, args: tuple) -> Any:
@@ -96,6 +97,7 @@ class Worker:
             return sorted(self.solution.names())
         if op == "substitute":
             grader_objects, stand_in_sources = args
+            self._remember_stand_ins(stand_in_sources)
             replacements = {**grader_objects, **{
                 name: self._stand_in(*source) for name, source in stand_in_sources.items()
             }}
@@ -113,6 +115,7 @@ class Worker:
             from .student_view import StudentView, resolve_observer
 
             path, positional, keywords, stand_in_sources = args
+            self._remember_stand_ins(stand_in_sources)
             stand_ins = {
                 name: (lambda source=source: self._stand_in(*source)) for name, source in stand_in_sources.items()
             }
@@ -140,13 +143,21 @@ class Worker:
             return "pong"
         raise ValueError(f"unknown request {op!r}")
 
+    def _remember_stand_ins(self, sources: dict) -> None:
+        for module_name, _, source in sources.values():
+            if source is not None:
+                self._stand_in_texts.setdefault(module_name, source)
+
     def _stand_in(self, module_name: str, attribute: str, source: str | None) -> Any:
         """A stand-in from the source text the grader sent, run into a module of its own.
 
         The module is kept out of ``sys.modules``: student code cannot import it.
         """
+        if source is not None:
+            self._stand_in_texts.setdefault(module_name, source)
         module = self._stand_in_modules.get(module_name)
         if module is None:
+            source = self._stand_in_texts.get(module_name)
             if source is None:
                 raise LookupError(f"the stand-in module {module_name} was never sent")
             module = types.ModuleType(module_name)
