@@ -235,3 +235,23 @@ def test_student_code_reaches_grader_objects_only_through_their_public_methods(w
     client.end_check()  # what the grader handed over is revoked after each check
     with pytest.raises(Exception, match="no longer available"):
         solution.get("use_kept")(np.ones(2))
+
+
+def _can_drop_to_nobody() -> bool:
+    from fmlgrade.harness.process_limits import choose_worker_user
+
+    return os.geteuid() == 0 and choose_worker_user("auto") is not None
+
+
+@pytest.mark.skipif(not _can_drop_to_nobody(), reason="needs root and a Python installation readable by others")
+def test_a_root_grader_runs_the_worker_as_nobody(worker, tmp_path):
+    import pwd
+
+    code = "import os\n\ndef who():\n    return os.getuid()\n\ndef read(path):\n    return open(path).read()\n"
+    solution = IsolatedSolution(worker(code))
+    assert solution.get("who")() == pwd.getpwnam("nobody").pw_uid
+    private = tmp_path / "private.txt"
+    private.write_text("root only")
+    private.chmod(0o600)
+    with pytest.raises(PermissionError):
+        solution.get("read")(str(private))
