@@ -11,6 +11,7 @@ import contextlib
 import importlib.util
 import io
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -51,6 +52,14 @@ def _pin_torch_threads(parts: Sequence[int]) -> None:
         torch.set_num_threads(max(1, int(os.environ.get("FMLGRADE_TORCH_THREADS", "1"))))
 
 
+def _keep_hypothesis_files_out_of_cwd() -> None:
+    """Hypothesis caches files under ``./.hypothesis``; a grader must not litter the folder it runs in."""
+    if "HYPOTHESIS_STORAGE_DIRECTORY" not in os.environ:
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), f"fmlgrade-hypothesis-{os.getuid()}"))
+
+
 def _pytest_args(paths: Iterable[Path], extra: Sequence[str]) -> list[str]:
     return [
         *map(str, paths),
@@ -85,6 +94,7 @@ def run_checks(
             raise ValueError(f"parts must be drawn from {PARTS}, got {part!r}")
     session = GradingSession(solutions, profile=profile, device=device, task_timeout=task_timeout)
     _pin_torch_threads(parts)
+    _keep_hypothesis_files_out_of_cwd()
     runnable = [p for p in parts if not missing_libraries(p)]
     if runnable:
         extra = ["-k", keyword] if keyword else []
