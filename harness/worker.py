@@ -206,6 +206,7 @@ def main(fd: int) -> None:
     connection = Connection(fd)
     settings = pickle.loads(connection.recv_bytes())
     settings["pid"] = os.getpid()
+    process_limits.die_with_parent()
     process_limits.limit_worker(settings["limits"])
     os.chdir(settings["workdir"])
     os.register_at_fork(after_in_child=lambda: _forked_child(connection))
