@@ -8,8 +8,9 @@ independent implementation of the contract for that one name, written for
 the grader (a SimpLeNet built as ``nn.Sequential``, say). Checks that run
 in-process use the same stand-ins, so both ways of grading agree.
 
-Names without a stand-in (the NumPy layers of Part 1) stay in the trusted
-process; the worker reaches them through call-backs that carry plain data.
+Names without a stand-in (``MyNeuralNet``, and the recording reference
+layers and networks the Part 1 checks build) stay in the trusted process; the
+worker reaches them through call-backs that carry plain data.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 #: Contract name -> "module:attribute" of its stand-in.
 STAND_INS: dict[str, str] = {
+    "MyLinearLayer": "fmlgrade.spec.part1.stand_ins:MyLinearLayer",
+    "MyReLU": "fmlgrade.spec.part1.stand_ins:MyReLU",
     "SimpLeNet": "fmlgrade.spec.part2.stand_ins:SimpLeNet",
     "AdaptedVGG": "fmlgrade.spec.part3.stand_ins:AdaptedVGG",
     "early_stopping_check": "fmlgrade.spec.part3.stand_ins:early_stopping_check",
