@@ -163,6 +163,7 @@ class WorkerClient:
         self._spared: set[int] = set()
         self._stderr: Any = None
         self._sent_modules: set[str] = set()
+        self._launched_at = 0.0
 
     # -- life cycle ----------------------------------------------------------
     @property
@@ -184,7 +185,12 @@ class WorkerClient:
         return workdir
 
     def start(self) -> None:
-        """Start a worker and run the submission's files in it."""
+        """Start a worker and run the submission's files in it; wait until it has."""
+        self.launch()
+        self._wait_until_ready()
+
+    def launch(self) -> None:
+        """Start a worker without waiting for it (it loads while the grader collects its checks)."""
         if self.starts >= MAX_STARTS:
             raise WorkerUnavailable(
                 f"the submission's process was started {MAX_STARTS} times and ended each time; "
@@ -245,7 +251,12 @@ class WorkerClient:
         }
         ours.send_bytes(pickle.dumps(settings))
         self.endpoint = Endpoint(ours, self._serve, trusted_peer=False)
-        self.endpoint.deadline = time.monotonic() + STARTUP_SECONDS
+        self.report = None
+        self._launched_at = time.monotonic()
+
+    def _wait_until_ready(self) -> None:
+        assert self.endpoint is not None
+        self.endpoint.deadline = self._launched_at + STARTUP_SECONDS
         try:
             message = self.endpoint._receive()
         except (PeerGone, DeadlineExceeded) as exc:
@@ -307,8 +318,11 @@ class WorkerClient:
             self.workdir = None
 
     def ensure_started(self) -> None:
+        """Start the worker unless it runs; wait for a launched one to be ready."""
         if not self.alive:
             self.start()
+        elif self.report is None:
+            self._wait_until_ready()
 
     # -- requests ------------------------------------------------------------
     def request(self, op: str, *args: Any) -> Any:

@@ -95,6 +95,11 @@ def run_checks(
     session = GradingSession(solutions, profile=profile, device=device, task_timeout=task_timeout)
     _pin_torch_threads(parts)
     _keep_hypothesis_files_out_of_cwd()
+    for solution in solutions:  # workers load the submissions while pytest collects the checks
+        client = getattr(solution, "client", None)
+        if client is not None and client.process is None:
+            with contextlib.suppress(Exception):  # a failure to start is reported at first use
+                client.launch()
     runnable = [p for p in parts if not missing_libraries(p)]
     if runnable:
         extra = ["-k", keyword] if keyword else []
