@@ -230,7 +230,8 @@ _MIRRORED = {
     cls.__name__: cls
     for cls in (ValueError, TypeError, IndexError, KeyError, AttributeError, ZeroDivisionError, RuntimeError,
                 NotImplementedError, AssertionError, ArithmeticError, LookupError, MemoryError, RecursionError,
-                FloatingPointError, OverflowError, NameError, UnboundLocalError)
+                FloatingPointError, OverflowError, NameError, UnboundLocalError, OSError, PermissionError,
+                FileNotFoundError)
 }
 #: Exception types by the ``kind`` the raising side gave (the spec's outcomes; filled in by the grader).
 KINDS: dict[str, type[BaseException]] = {}
