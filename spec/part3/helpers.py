@@ -44,7 +44,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -160,6 +160,21 @@ def working_directory(folder: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 # ---------------------------------------------------------------- known VGG weights (both sides)
+@contextlib.contextmanager
+def one_vgg_at_a_time(
+    batch: int, device: str | torch.device, seed: int, release: Callable[[], object]
+) -> Iterator[None]:
+    """For a module's checks: the expected outputs first, then the student's model; ``release`` it after.
+
+    The grader's VGG for the expected outputs is gone before the first check
+    builds the student's, so the two never take memory at the same time.
+    """
+    expected_outputs(batch, device, seed)
+    yield
+    with contextlib.suppress(Exception):  # best effort: a dead worker has let it go anyway
+        release()
+
+
 def fill_parameters(module: nn.Module, seed: int) -> None:
     """Overwrite every floating-point parameter of ``module`` with known values.
 
