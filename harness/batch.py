@@ -54,6 +54,7 @@ class BatchSettings:
     task_timeout: float = 120.0
     isolation: str = "auto"
     memory_limit: int = 2048
+    threads: int = 1
     worker_user: str = "auto"
 
     def validate(self) -> None:
@@ -114,7 +115,7 @@ def _child_command(path: Path, report_path: Path, results_path: Path, name: str,
         "--name", name, "--profile", settings.profile, "--device", settings.device, "--quiet",
         "--task-timeout", str(settings.task_timeout),
         "--isolation", settings.isolation, "--memory-limit", str(settings.memory_limit),
-        "--worker-user", settings.worker_user,
+        "--worker-user", settings.worker_user, "--threads", str(settings.threads),
     ]
     for part in settings.parts:
         command += ["--part", str(part)]

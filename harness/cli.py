@@ -62,6 +62,13 @@ def _add_grading_options(parser: argparse.ArgumentParser) -> None:
         help=f"memory limit of the worker process in MiB (default {DEFAULT_MEMORY_MB}; 0 for none)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="numpy/torch threads of the worker process (default 1: results independent of the machine)",
+    )
+    parser.add_argument(
         "--worker-user",
         default="auto",
         metavar="USER",
@@ -128,7 +135,9 @@ def _require_device(device: str) -> None:
 
 def _isolation(args: argparse.Namespace) -> IsolationSettings:
     return IsolationSettings(
-        mode=args.isolation, limits=WorkerLimits(memory_mb=args.memory_limit), user=args.worker_user
+        mode=args.isolation,
+        limits=WorkerLimits(memory_mb=args.memory_limit, threads=args.threads),
+        user=args.worker_user,
     )
 
 
@@ -185,6 +194,7 @@ def _batch(args: argparse.Namespace) -> int:
         task_timeout=args.task_timeout,
         isolation=args.isolation,
         memory_limit=args.memory_limit,
+        threads=args.threads,
         worker_user=args.worker_user,
     )
     try:
