@@ -257,3 +257,27 @@ def test_a_root_grader_runs_the_worker_as_nobody(worker, tmp_path):
     private.chmod(0o600)
     with pytest.raises(PermissionError, match="Errno 13"):
         solution.get("read")(str(private))
+
+
+def test_stand_ins_are_neither_importable_nor_readable_by_student_code(worker):
+    import fmlgrade.spec.part2.stand_ins as part2_stand_ins
+
+    code = PROBES + (
+        "\ndef try_stand_in():\n"
+        "    return attempt(lambda: __import__('fmlgrade.spec.part2.stand_ins'))\n"
+    )
+    solution = IsolatedSolution(worker(code))
+    assert solution.get("try_stand_in")().startswith("refused: ImportError")
+    assert solution.get("try_read")(part2_stand_ins.__file__).startswith("refused: PermissionError")
+
+
+def test_a_stand_in_is_only_offered_after_the_tasks_it_stands_in_for():
+    from fmlgrade.spec.stand_ins import stand_ins_allowed_during
+
+    assert "SimpLeNet" not in stand_ins_allowed_during("2.1a")
+    assert "SimpLeNet" not in stand_ins_allowed_during("2.1b")
+    assert "SimpLeNet" in stand_ins_allowed_during("2.2")
+    assert "store_checkpoint" not in stand_ins_allowed_during("3.4")
+    assert {"store_checkpoint", "early_stopping_check"} <= stand_ins_allowed_during("3.5")
+    assert "MyLinearLayer" not in stand_ins_allowed_during("1.1c")
+    assert stand_ins_allowed_during("not-a-task") == frozenset()
