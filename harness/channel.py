@@ -188,8 +188,7 @@ def _tensor_tag(value: Any) -> tuple | None:
     plain = torch.Tensor.detach(value).cpu()
     if plain.dtype == torch.bfloat16:
         plain = plain.float()
-    array = plain.contiguous().numpy() if plain.numel() else np.zeros(tuple(plain.shape), plain.numpy().dtype)
-    return (PT, *_array_tag(array)[1:], bool(value.requires_grad))
+    return (PT, *_array_tag(plain.numpy())[1:], bool(value.requires_grad))
 
 
 def _tensor_from(tag: tuple) -> Any:

@@ -14,6 +14,7 @@ everything it started, and a new one is started for the next task.
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import pickle
@@ -36,13 +37,13 @@ from .channel import KINDS, Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteF
 from .remote_objects import OBJECT_OPS, ObjectTable, ProxyCache, apply_op, ref_of
 from .solution import Solution, SourceFile
 from .time_limit import CheckTimeout
+from .worker import submission_folder
 from .worker_guards import FilePolicy
 
 #: Seconds a worker may take to start and run the submission's files.
 STARTUP_SECONDS = 120.0
 #: Workers started for one submission before the grader gives up on it (one per task at most).
 MAX_STARTS = 40
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # harness/.. (source tree or site-packages/fmlgrade)
 
 
 class WorkerFailure(BaseException):
@@ -57,12 +58,17 @@ class WorkerUnavailable(WorkerFailure):
     """The submission's worker cannot be (re)started."""
 
 
-def _grader_folders() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _grader_folders() -> tuple[str, str, str]:
+    """The folders of the spec, the harness and the reference solutions (asked on every hand-over)."""
     import fmlgrade.harness
     import fmlgrade.solutions
     import fmlgrade.spec
 
-    return [str(Path(m.__file__).resolve().parent) for m in (fmlgrade.spec, fmlgrade.harness, fmlgrade.solutions)]
+    spec_dir, harness_dir, solutions_dir = (
+        str(Path(m.__file__).resolve().parent) for m in (fmlgrade.spec, fmlgrade.harness, fmlgrade.solutions)
+    )
+    return spec_dir, harness_dir, solutions_dir
 
 
 def _is_grader_object(obj: Any) -> bool:
@@ -134,7 +140,6 @@ class WorkerClient:
         name: str,
         origin: str,
         sources: Sequence[SourceFile] = (),
-        module_names: Sequence[str] = (),
         *,
         limits: process_limits.WorkerLimits | None = None,
         user: str | None = "auto",
@@ -143,7 +148,6 @@ class WorkerClient:
         self.name, self.origin = name, origin
         self.preload = tuple(preload)
         self.sources = list(sources)
-        self.module_names = list(module_names)
         self.limits = limits or process_limits.WorkerLimits()
         self.user = process_limits.choose_worker_user(user)
         self.generation = 0
@@ -159,7 +163,6 @@ class WorkerClient:
         self.deadline: float | None = None
         #: The task's time limit in seconds (for messages); the session sets it with the deadline.
         self.time_limit: float | None = None
-        self.last_death = ""
         self._spared: set[int] = set()
         self._stderr: Any = None
         self._sent_modules: set[str] = set()
@@ -174,15 +177,20 @@ class WorkerClient:
         workdir = tempfile.mkdtemp(prefix="fmlgrade-worker-")
         os.makedirs(os.path.join(workdir, "shared"))
         for index, source in enumerate(self.sources):
-            folder = os.path.join(workdir, "submission", str(index))
+            folder = submission_folder(workdir, index)
             os.makedirs(folder)
             with open(os.path.join(folder, Path(source.path).name), "w", encoding="utf-8") as handle:
                 handle.write(source.code)
-        if self.user is not None:
-            for root, dirs, files in os.walk(workdir):
-                for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                    os.chown(entry, *self.user)
+        self._hand_over(workdir)
         return workdir
+
+    def _hand_over(self, folder: str) -> None:
+        """Make ``folder`` and everything in it the worker user's (when the worker has a user of its own)."""
+        if self.user is None:
+            return
+        for root, dirs, files in os.walk(folder):
+            for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                os.chown(entry, *self.user)
 
     def start(self) -> None:
         """Start a worker and run the submission's files in it; wait until it has."""
@@ -212,11 +220,6 @@ class WorkerClient:
         ours, theirs = multiprocessing.Pipe(duplex=True)
         # Not a pipe: processes the submission leaves behind would keep a pipe open forever.
         self._stderr = tempfile.TemporaryFile()
-        sources = []
-        for index, source in enumerate(self.sources):
-            copy = SourceFile(source.path, source.code, source.left_out, source.chunks)
-            object.__setattr__(copy, "worker_folder", os.path.join(self.workdir, "submission", str(index)))
-            sources.append(copy)
         search_path = [p for p in sys.path if p and os.path.realpath(p) != os.path.realpath(os.getcwd())]
         bootstrap = (
             "import sys; sys.path[:0] = sys.argv[2].split(__import__('os').pathsep); "
@@ -242,8 +245,7 @@ class WorkerClient:
             "generation": self.generation,
             "name": self.name,
             "origin": self.origin,
-            "sources": sources,
-            "module_names": self.module_names,
+            "sources": self.sources,
             "limits": self.limits,
             "preload": self.preload,
             "workdir": self.workdir,
@@ -275,15 +277,12 @@ class WorkerClient:
         process = self.process
         why = "ran out of time" if timed_out else "ended"
         if process is not None:
-            try:
-                os.killpg(process.pid, 9)
-            except (ProcessLookupError, PermissionError):
-                pass
+            process_limits.kill_group(process.pid)
             try:
                 code = process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 code = None
-            process_limits.kill_strays(process.pid, self._spared)
+            process_limits.kill_strays(self._spared)
             stderr = self._stderr_tail()
             if not timed_out and code is not None:
                 why = _describe_exit(code, stderr, self.limits)
@@ -292,7 +291,6 @@ class WorkerClient:
             with contextlib.suppress(OSError):
                 self.endpoint.connection.close()
         self.endpoint = None
-        self.last_death = why
         _LIVE_CLIENTS.discard(self)
         return why
 
@@ -398,10 +396,7 @@ class WorkerClient:
             else:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 shutil.copy2(source, target)
-            if self.user is not None:
-                for root, dirs, files in os.walk(os.path.dirname(target)):
-                    for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                        os.chown(entry, *self.user)
+            self._hand_over(os.path.dirname(target))
             self.shared[source] = target
         return self.shared[source]
 
@@ -425,7 +420,7 @@ class IsolatedSolution(Solution):
         super().__init__(name=client.name, origin=client.origin, trusted=False)
         self.client = client
         self._load_failed = ""
-        self._merged_generation = 0
+        self._report_merged = False
         self._active: list[frozenset[str]] = []
 
     def _loaded(self) -> dict[str, Any]:
@@ -438,8 +433,8 @@ class IsolatedSolution(Solution):
             self.problems.append(f"{exc}; nothing could be graded")
             return {"problems": [], "left_out": [], "names": []}
         report = self.client.report or {}
-        if not self._merged_generation:  # the first load's messages; a restart repeats them
-            self._merged_generation = self.client.generation
+        if not self._report_merged:  # the first load's messages; a restart repeats them
+            self._report_merged = True
             self.problems.extend(str(p) for p in report.get("problems", []))
             self.left_out.extend(str(p) for p in report.get("left_out", []))
         return report

@@ -186,13 +186,17 @@ def become_subreaper() -> bool:
         return False
 
 
-def kill_strays(process_group: int, spared: set[int]) -> int:
-    """Kill the worker's process group and our child processes not in ``spared``; return how many."""
-    killed = 0
+def kill_group(process_group: int) -> None:
+    """Kill every process of ``process_group`` (the worker and what it forked without leaving it)."""
     try:
         os.killpg(process_group, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def kill_strays(spared: set[int]) -> int:
+    """Kill our child processes not in ``spared`` (orphans re-parented to us); return how many."""
+    killed = 0
     for _ in range(20):  # orphans keep arriving while their parents die
         strays = children_of(os.getpid()) - spared
         if not strays:

@@ -60,8 +60,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         default=DEFAULT_TASK_TIMEOUT,
         metavar="SECONDS",
-        help=f"wall-clock limit of one check (default {DEFAULT_TASK_TIMEOUT:g}; 0 for none); "
-        "a task whose check runs out of time is reported as 'timeout'",
+        help=f"wall-clock limit of each task, all its checks together (default {DEFAULT_TASK_TIMEOUT:g}; "
+        "0 for none); a task that runs out of time is reported as 'timeout'",
     )
     group.addoption(
         "--isolation",

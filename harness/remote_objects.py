@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .channel import Ref
+from .channel import Ref, RemoteFailure
 
 #: Operations a proxy can ask of the object behind it.
 OBJECT_OPS = frozenset(
@@ -256,8 +256,6 @@ class _Iteration:
         return self
 
     def __next__(self) -> Any:
-        from .channel import RemoteFailure
-
         try:
             return self._iterator._fml_op("next")
         except RemoteFailure as failure:

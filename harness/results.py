@@ -74,6 +74,11 @@ def _student_location(exc: BaseException, student_files: Iterable[str]) -> str:
     """'file.py, line N, in function' for the deepest frame in student code."""
     if isinstance(exc, RemoteFailure):
         return exc.where  # raised in the worker, which named the student's line
+    return traceback_location(exc, student_files)
+
+
+def traceback_location(exc: BaseException, student_files: Iterable[str]) -> str:
+    """'file.py, line N, in function: code' for the deepest frame of ``exc``'s traceback in student code."""
     files = set(student_files)
     where = ""
     for frame in traceback.extract_tb(exc.__traceback__):

@@ -123,11 +123,6 @@ class SubmissionUnderTest:
         """The worker client when the solution runs isolated, else ``None``."""
         return getattr(self.solution, "client", None)
 
-    @property
-    def isolated(self) -> bool:
-        """Whether the student's code runs in a worker process."""
-        return self._client() is not None
-
     def compose(self, task: Task) -> tuple[dict[str, Any], list[str]]:
         """The objects an integration task runs, and the names taken from the reference.
 

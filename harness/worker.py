@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import sys
-import traceback
 import types
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -54,19 +53,12 @@ class Worker:
 
         solution = Solution(name=self.settings["name"], origin=self.settings["origin"])
         for index, source in enumerate(self.settings["sources"]):
-            module, problems, left_out = run_source(
-                source, f"fmlgrade_submission_{index}", folder=source_folder(source)
-            )
+            folder = submission_folder(self.settings["workdir"], index)
+            module, problems, left_out = run_source(source, f"fmlgrade_submission_{index}", folder=folder)
             solution.modules.append(module)
             solution.problems.extend(problems)
             solution.left_out.extend(left_out)
-            self.student_files.update(getattr(module, "__fmlgrade_files__", ()) or (source.path,))
-        for module_name in self.settings.get("module_names", ()):
-            solution.pending.append(module_name)
-        solution.load_all()
-        for module in solution.modules:
-            if getattr(module, "__file__", None):
-                self.student_files.add(module.__file__)
+            self.student_files.update((source.path, *getattr(module, "__fmlgrade_files__", ())))
         self.solution = solution
         return {"problems": solution.problems, "left_out": solution.left_out, "names": sorted(solution.names())}
 
@@ -74,15 +66,7 @@ class Worker:
     def handle(self, op: str, args: tuple) -> Any:
         if os.getpid() != self.settings["pid"]:
             os._exit(0)  # a forked copy of the worker must never answer
-        decoded = self.codec.decode(args)
-        try:
-            result = self._dispatch(op, decoded)
-        finally:
-            self._flush_releases()
-        return self.codec.encode(result)
-
-    def _flush_releases(self) -> None:
-        pass  # the grader revokes its own exports per check; nothing to tell it
+        return self.codec.encode(self._dispatch(op, self.codec.decode(args)))
 
     def _dispatch(self, op: str, args: list) -> Any:
         if op == "object":
@@ -99,7 +83,7 @@ class Worker:
             grader_objects, stand_in_sources = args
             self._remember_stand_ins(stand_in_sources)
             replacements = {**grader_objects, **{
-                name: self._stand_in(*source) for name, source in stand_in_sources.items()
+                name: self._stand_in(module, attribute) for name, (module, attribute, _) in stand_in_sources.items()
             }}
             manager = self.solution.substituted(replacements)
             manager.__enter__()
@@ -117,7 +101,8 @@ class Worker:
             path, positional, keywords, stand_in_sources = args
             self._remember_stand_ins(stand_in_sources)
             stand_ins = {
-                name: (lambda source=source: self._stand_in(*source)) for name, source in stand_in_sources.items()
+                name: (lambda module=module, attribute=attribute: self._stand_in(module, attribute))
+                for name, (module, attribute, _) in stand_in_sources.items()
             }
             return resolve_observer(path)(StudentView(self.solution, stand_ins), *positional, **keywords)
         if op == "seed":
@@ -148,13 +133,11 @@ class Worker:
             if source is not None:
                 self._stand_in_texts.setdefault(module_name, source)
 
-    def _stand_in(self, module_name: str, attribute: str, source: str | None) -> Any:
+    def _stand_in(self, module_name: str, attribute: str) -> Any:
         """A stand-in from the source text the grader sent, run into a module of its own.
 
         The module is kept out of ``sys.modules``: student code cannot import it.
         """
-        if source is not None:
-            self._stand_in_texts.setdefault(module_name, source)
         module = self._stand_in_modules.get(module_name)
         if module is None:
             source = self._stand_in_texts.get(module_name)
@@ -168,17 +151,18 @@ class Worker:
 
     def describe(self, exc: BaseException) -> tuple[str, str]:
         """How the grader should read ``exc``: its kind and the student's line that raised it."""
+        from .results import traceback_location
+
         kind = type(exc).__name__ if type(exc).__name__ in OUTCOME_KINDS else "error"
-        where = ""
         try:
-            for frame in traceback.extract_tb(exc.__traceback__):
-                if frame.filename in self.student_files:
-                    where = f"{frame.filename}, line {frame.lineno}, in {frame.name}"
-                    if frame.line:
-                        where += f": {frame.line.strip()}"
+            return kind, traceback_location(exc, self.student_files)
         except Exception:  # noqa: BLE001 - a hostile traceback
-            where = ""
-        return kind, where
+            return kind, ""
+
+
+def submission_folder(workdir: str, index: int) -> str:
+    """Where the grader puts a copy of the submission's ``index``-th file (its sibling imports come from there)."""
+    return os.path.join(workdir, "submission", str(index))
 
 
 def seed(value: int) -> None:
@@ -190,11 +174,6 @@ def seed(value: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.manual_seed(value)
-
-
-def source_folder(source: Any) -> str | None:
-    """Where the worker's copy of the submission file's folder is (for sibling imports)."""
-    return getattr(source, "worker_folder", None)
 
 
 def main(fd: int) -> None:

@@ -15,6 +15,7 @@ worker reaches them through call-backs that carry plain data.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any
 
@@ -55,6 +56,7 @@ def has_stand_in(name: str) -> bool:
     return name in STAND_INS
 
 
+@functools.cache
 def stand_in_source(name: str) -> tuple[str, str, str]:
     """``(module name, attribute, source text)`` of ``name``'s stand-in.
 

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from fmlgrade.spec.assertions import as_float_array
+from fmlgrade.spec.observing import bounded_repr, detached
 from fmlgrade.spec.outcomes import prerequisite
 from fmlgrade.spec.part2 import helpers as h
 
@@ -39,10 +40,6 @@ CONV_SETTINGS = (
 )
 #: Longest ``repr`` of a student object sent back for messages.
 REPR_LIMIT = 2000
-
-
-def _out(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor.detach().cpu().clone()
 
 
 def _plain(value: Any) -> Any:
@@ -55,8 +52,7 @@ def _plain(value: Any) -> Any:
 
 
 def _repr(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= REPR_LIMIT else text[:REPR_LIMIT] + " ..."
+    return bounded_repr(value, REPR_LIMIT)
 
 
 # =================================================================== SimpLeNet (2.1a, 2.1b)
@@ -145,7 +141,7 @@ def contract_forward(
     original = x.clone()
     with h.torch_threads(1), torch.no_grad():
         output = _forward(contract.model, x, what)
-    return {"output": _out(output), "input_modified": not torch.equal(x, original)}
+    return {"output": detached(output), "input_modified": not torch.equal(x, original)}
 
 
 def contract_outputs(
@@ -170,7 +166,7 @@ def contract_outputs(
             elif mode == "train":
                 model.train()
             given = x if rows is None else x[rows[0]:rows[1]].clone()
-            outputs.append(_out(_forward(model, given, what)))
+            outputs.append(detached(_forward(model, given, what)))
     return outputs
 
 
@@ -191,12 +187,12 @@ def contract_gradients(
     with h.torch_threads(1):
         output = _forward(contract.model, x, what)
         seen: dict[str, Any] = {
-            "output": _out(output), "requires_grad": bool(output.requires_grad), "gradients": None,
+            "output": detached(output), "requires_grad": bool(output.requires_grad), "gradients": None,
         }
         if tuple(output.shape) == tuple(g.shape) and output.requires_grad:
             (output * g).sum().backward()
             seen["gradients"] = [
-                (tuple(t.shape), None if t.grad is None else _out(t.grad)) for t in contract.tensors()
+                (tuple(t.shape), None if t.grad is None else detached(t.grad)) for t in contract.tensors()
             ]
     return seen
 
@@ -224,7 +220,7 @@ def _watch(model: nn.Module, train_loader, val_loader, calls: list[dict[str, Any
                 break
         calls.append({"batch": batch, "grad_enabled": torch.is_grad_enabled(), "input_device": str(x.device)})
         snapshots.append(
-            [_out(p) for p in model.parameters()] if batch.startswith("validation") else None
+            [detached(p) for p in model.parameters()] if batch.startswith("validation") else None
         )
 
     return conv.register_forward_pre_hook(pre_hook)
@@ -314,7 +310,7 @@ def train_run(
             history = train(model, train_loader, val_loader, epochs, learn_rate, device)
     finally:
         handle.remove()
-    final = [_out(p) for p in model.parameters()]
+    final = [detached(p) for p in model.parameters()]
     for call, snapshot in zip(calls, snapshots, strict=True):
         call["changed"] = None if snapshot is None else _largest_change(snapshot, final)
     return {
@@ -346,4 +342,4 @@ def train_on_casting(
     h.load_contract_weights(model, seed)
     with h.torch_threads(1), h.seeded(seed):
         history = train(model, train_loader, val_loader, epochs, learn_rate, device)
-    return {"parameters": [_out(p) for p in model.parameters()], "history": _repr(history)}
+    return {"parameters": [detached(p) for p in model.parameters()], "history": _repr(history)}

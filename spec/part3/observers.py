@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fmlgrade.spec.observing import bounded_repr, detached
 from fmlgrade.spec.outcomes import prerequisite
 from fmlgrade.spec.part3 import helpers as h
 
@@ -44,16 +45,8 @@ REPR_LIMIT = 300
 PLAIN_DEPTH = 6
 
 
-def _out(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor.detach().cpu().clone()
-
-
 def _repr(value: Any) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - a broken __repr__ of a student object
-        text = f"<{type(value).__name__} object>"
-    return text if len(text) <= REPR_LIMIT else text[:REPR_LIMIT] + " ..."
+    return bounded_repr(value, REPR_LIMIT)
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
@@ -69,7 +62,7 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return value.item()
     if isinstance(value, torch.Tensor):
-        return _out(value)
+        return detached(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         return np.array(value)
     if depth < PLAIN_DEPTH:
@@ -91,7 +84,7 @@ def _result(value: Any) -> dict[str, Any]:
 
 
 def _state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {str(k): _out(v) for k, v in module.state_dict().items()}
+    return {str(k): detached(v) for k, v in module.state_dict().items()}
 
 
 # =================================================================== the VGG models (3.1a, 3.1b, 3.3)
@@ -181,7 +174,7 @@ def _model(view, name: str, device: str, *, graded: bool) -> tuple[nn.Module, di
 def _output(value: Any, what: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise AssertionError(f"{what} must return a tensor, got {type(value).__name__}")
-    return _out(value)
+    return detached(value)
 
 
 def _forward(model: nn.Module, x: torch.Tensor, *, train: bool, what: str) -> torch.Tensor:
@@ -333,7 +326,7 @@ def dropout_train_inputs(view, device: str, batch: int, seed: int) -> dict[str, 
                 model(x)
     finally:
         model.eval()
-    return {"built": description, "vgg_training": training, "seen": [_out(s) for s in seen]}
+    return {"built": description, "vgg_training": training, "seen": [detached(s) for s in seen]}
 
 
 def dropout_eval(view, device: str, batch: int, seed: int) -> dict[str, Any]:
@@ -350,7 +343,7 @@ def dropout_eval(view, device: str, batch: int, seed: int) -> dict[str, Any]:
     with torch.no_grad(), h.capture_inputs(linear) as seen:
         out = model(x)
     output = _output(out, "DropoutAdaptedVGG.forward")
-    return {"built": description, "seen": [_out(s) for s in seen], "output": output}
+    return {"built": description, "seen": [detached(s) for s in seen], "output": output}
 
 
 # =================================================================== early_stopping_check (3.2)
