@@ -3,7 +3,7 @@
 :class:`WorkerClient` starts the worker (:mod:`fmlgrade.harness.worker`) in a
 fresh temporary folder, as an unprivileged user where the grader runs as
 root, under the limits of :class:`~fmlgrade.harness.process_limits.WorkerLimits`,
-and talks to it over the channel of :mod:`fmlgrade.harness.channel`.
+and talks to it over the channel of :mod:`fmlgrade.harness.worker.channel`.
 :class:`IsolatedSolution` is a :class:`~fmlgrade.harness.solution.Solution`
 whose names live in that worker: the checks get proxies, and plain data
 (arrays, tensors, numbers) is copied into the grader before any check looks
@@ -29,16 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed
 from fmlgrade.spec.stand_ins import has_stand_in, stand_in_source
+from fmlgrade.spec.tasks import STUDENT_NAMES
+from fmlgrade.spec.worker.outcomes import NotAttempted, PrerequisiteFailed
 
-from . import process_limits
-from .channel import KINDS, Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteFailure
-from .remote_objects import OBJECT_OPS, ObjectTable, ProxyCache, apply_op, ref_of
+from . import boundary, process_limits, sandbox
 from .solution import Solution, SourceFile
 from .time_limit import CheckTimeout
-from .worker import submission_folder
-from .worker_guards import FilePolicy
+from .worker.channel import KINDS, Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteFailure
+from .worker.guards import FilePolicy
+from .worker.main import submission_folder
+from .worker.remote_objects import OBJECT_OPS, ObjectTable, ProxyCache, apply_op, ref_of
 
 #: Seconds a worker may take to start and run the submission's files.
 STARTUP_SECONDS = 120.0
@@ -59,16 +60,10 @@ class WorkerUnavailable(WorkerFailure):
 
 
 @functools.lru_cache(maxsize=1)
-def _grader_folders() -> tuple[str, str, str]:
-    """The folders of the spec, the harness and the reference solutions (asked on every hand-over)."""
-    import fmlgrade.harness
-    import fmlgrade.solutions
-    import fmlgrade.spec
-
-    spec_dir, harness_dir, solutions_dir = (
-        str(Path(m.__file__).resolve().parent) for m in (fmlgrade.spec, fmlgrade.harness, fmlgrade.solutions)
-    )
-    return spec_dir, harness_dir, solutions_dir
+def _handed_out_folders() -> tuple[str, ...]:
+    """Folders whose objects may be handed to student code: the spec's and the reference solutions'."""
+    return tuple(str(root.folder) for root in boundary.package_roots()
+                 if root.name in ("fmlgrade.spec", "fmlgrade.solutions"))
 
 
 def _is_grader_object(obj: Any) -> bool:
@@ -84,39 +79,27 @@ def _is_grader_object(obj: Any) -> bool:
     if not filename:
         return False
     real = os.path.realpath(filename)
-    spec_dir, _, solutions_dir = _grader_folders()
-    return any(real.startswith(folder + os.sep) for folder in (spec_dir, solutions_dir))
+    return any(real.startswith(folder + os.sep) for folder in _handed_out_folders())
 
 
-def file_policy(workdir: str, shared: Sequence[str]) -> FilePolicy:
-    """Where the worker may read and write: the Python installation, the grader's worker-side
-    modules, its own folder and the shared folders; never the answers."""
-    import sysconfig
+def file_policy(workdir: str, shared: Sequence[str], *, in_namespace: bool) -> FilePolicy:
+    """Where the worker's hooks let it read and write: the Python installation, the worker folders,
+    its own folder and the shared folders; never a secret path of the boundary.
 
-    readable = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        with contextlib.suppress(KeyError):
-            readable.add(os.path.realpath(sysconfig.get_paths()[key]))
-    cwd = os.path.realpath(os.getcwd())
-    for entry in sys.path:
-        real = os.path.realpath(entry) if entry else cwd
-        if os.path.isdir(real) and real != cwd and real != "/":
-            readable.add(real)
-    spec_dir, harness_dir, solutions_dir = _grader_folders()
-    readable.update({spec_dir, harness_dir, str(Path(spec_dir).parent / "fixtures")})
-    secret = [solutions_dir, os.path.join(spec_dir, "part1")]
-    secret += [str(p) for p in Path(spec_dir).glob("part*/test_*.py")]
-    secret += [str(p) for p in Path(spec_dir).glob("part*/stand_ins.py")]
-    secret += [str(p) for p in Path(spec_dir).glob("part*/__pycache__/stand_ins*")]
-    secret += [str(p) for p in Path(spec_dir).glob("part*/__pycache__/test_*")]
-    source_tests = Path(spec_dir).parent / "tests"
-    if source_tests.is_dir():
-        secret.append(str(source_tests))
+    In the namespace sandbox the file system itself holds nothing else; the
+    hooks are a second layer there.
+    """
+    readable = set(sandbox.python_installation())
+    if in_namespace:
+        readable.add(sandbox.WORKER_ROOT)
+    else:
+        readable.update(str(package.folder) for package in boundary.worker_packages())
+        readable.update(str(root.folder) for root in boundary.package_roots())  # to reach the worker folders
     readable.add("/dev")
     return FilePolicy(
         readable=sorted(readable | {os.path.realpath(p) for p in shared}),
         writable=[os.path.realpath(workdir)],
-        secret=secret,
+        secret=[str(p) for p in boundary.secret_paths()],
     )
 
 
@@ -129,6 +112,11 @@ def _torch_home() -> str:
 
 
 _LIVE_CLIENTS: set[WorkerClient] = set()
+#: How the worker's interpreter starts: put the search path first, then run the worker's main.
+_BOOTSTRAP = (
+    "import sys; sys.path[:0] = sys.argv[2].split(__import__('os').pathsep); "
+    "from fmlgrade.harness.worker.main import main; main(int(sys.argv[1]))"
+)
 KINDS.update(NotAttempted=NotAttempted, PrerequisiteFailed=PrerequisiteFailed)
 
 
@@ -144,12 +132,19 @@ class WorkerClient:
         limits: process_limits.WorkerLimits | None = None,
         user: str | None = "auto",
         preload: Sequence[str] = (),
+        level: str = "process",
     ) -> None:
         self.name, self.origin = name, origin
         self.preload = tuple(preload)
         self.sources = list(sources)
         self.limits = limits or process_limits.WorkerLimits()
-        self.user = process_limits.choose_worker_user(user)
+        if level not in ("process", "user", "namespace"):
+            raise ValueError(f"a worker runs at isolation process, user or namespace, not {level!r}")
+        #: The isolation level this worker runs at (see :mod:`fmlgrade.harness.sandbox`).
+        self.level = level
+        self.user = None if level == "namespace" else process_limits.choose_worker_user(user)
+        if level == "user" and self.user is None:
+            raise sandbox.IsolationUnavailable("isolation 'user' needs a worker user of its own (run as root)")
         self.generation = 0
         self.starts = 0
         self.process: subprocess.Popen | None = None
@@ -220,24 +215,29 @@ class WorkerClient:
         ours, theirs = multiprocessing.Pipe(duplex=True)
         # Not a pipe: processes the submission leaves behind would keep a pipe open forever.
         self._stderr = tempfile.TemporaryFile()
-        search_path = [p for p in sys.path if p and os.path.realpath(p) != os.path.realpath(os.getcwd())]
-        bootstrap = (
-            "import sys; sys.path[:0] = sys.argv[2].split(__import__('os').pathsep); "
-            "from fmlgrade.harness.worker import main; main(int(sys.argv[1]))"
-        )
-        kwargs: dict[str, Any] = {}
-        if self.user is not None:
-            kwargs.update(user=self.user[0], group=self.user[1], extra_groups=[])
+        environment = process_limits.worker_environment(self.workdir, self.limits, _torch_home())
+        popen: dict[str, Any] = {}
+        if self.level == "namespace":
+            search_path = sandbox.worker_search_path()
+            command = sandbox.bwrap_command(
+                [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, str(theirs.fileno()), os.pathsep.join(search_path)],
+                workdir=self.workdir, environment=environment, read_only=[_torch_home()],
+            )
+        else:
+            search_path = [p for p in sys.path if p and os.path.realpath(p) != os.path.realpath(os.getcwd())]
+            command = [sys.executable, "-I", "-c", _BOOTSTRAP, str(theirs.fileno()), os.pathsep.join(search_path)]
+            popen["env"] = environment
+            if self.user is not None:
+                popen.update(user=self.user[0], group=self.user[1], extra_groups=[])
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", bootstrap, str(theirs.fileno()), os.pathsep.join(search_path)],
+            command,
             pass_fds=[theirs.fileno()],
             cwd=self.workdir,
-            env=process_limits.worker_environment(self.workdir, self.limits, _torch_home()),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             start_new_session=True,
-            **kwargs,
+            **popen,
         )
         theirs.close()
         _LIVE_CLIENTS.add(self)
@@ -249,12 +249,24 @@ class WorkerClient:
             "limits": self.limits,
             "preload": self.preload,
             "workdir": self.workdir,
-            "policy": file_policy(self.workdir, [_torch_home()]),
+            "policy": file_policy(self.workdir, [_torch_home()], in_namespace=self.level == "namespace"),
+            "contract_names": STUDENT_NAMES,
+            "worker_prefixes": boundary.worker_module_prefixes(),
+            "parent_packages": boundary.parent_packages(),
+            "process_cap": self._process_cap(),
+            "level": self.level,
         }
         ours.send_bytes(pickle.dumps(settings))
         self.endpoint = Endpoint(ours, self._serve, trusted_peer=False)
         self.report = None
         self._launched_at = time.monotonic()
+
+    def _process_cap(self) -> int | None:
+        """The worker user's process limit; ``None`` where the kernel would not apply one (root)."""
+        uid = self.user[0] if self.user is not None else os.geteuid()
+        if uid == 0:
+            return None
+        return process_limits.process_cap(uid, self.limits.extra_processes)
 
     def _wait_until_ready(self) -> None:
         assert self.endpoint is not None
@@ -490,21 +502,47 @@ ISOLATION_MODES = ("auto", "worker", "none")
 
 @dataclass(frozen=True)
 class IsolationSettings:
-    """How submissions are run: ``mode`` ``auto`` (untrusted code in a worker, the grader's own
-    solutions in-process), ``worker`` (everything in a worker) or ``none`` (everything in-process,
-    for debugging trusted code only)."""
+    """How submissions are run.
+
+    ``mode``: ``auto`` (untrusted code in a worker, the grader's own solutions
+    in-process), ``worker`` (everything in a worker) or ``none`` (everything
+    in-process, for debugging trusted code only). ``sandbox``: the worker's
+    isolation level (see :mod:`fmlgrade.harness.sandbox`), ``auto`` for the
+    strongest this machine allows. ``require``: the weakest level at which
+    untrusted code may be graded at all.
+    """
 
     mode: str = "auto"
     limits: process_limits.WorkerLimits = field(default_factory=process_limits.WorkerLimits)
     user: str = "auto"
+    sandbox: str = "auto"
+    require: str = "none"
 
     def __post_init__(self) -> None:
         if self.mode not in ISOLATION_MODES:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATION_MODES)}, not {self.mode!r}")
+        if self.sandbox not in ("auto", "process", "user", "namespace"):
+            raise ValueError(f"sandbox must be one of auto, process, user, namespace, not {self.sandbox!r}")
+        sandbox.check_level("require", self.require)
 
     def applies_to(self, solution: Solution) -> bool:
         """Whether ``solution`` runs in a worker under these settings."""
         return self.mode == "worker" or (self.mode == "auto" and not solution.trusted)
+
+    def worker_level(self) -> tuple[str, str]:
+        """The level workers run at, and why it is below ``namespace`` (raises
+        :class:`~fmlgrade.harness.sandbox.IsolationUnavailable` below ``require``)."""
+        user = None if self.user == "self" else process_limits.choose_worker_user(self.user)
+        return sandbox.resolve_level(self.sandbox, self.require, user)
+
+    def in_process_level(self, solution: Solution) -> str:
+        """The level of a solution graded in the grader's process; refuses untrusted code below ``require``."""
+        if not solution.trusted and not sandbox.level_at_least("none", self.require):
+            raise sandbox.IsolationUnavailable(
+                f"grading needs isolation {self.require!r} or stronger, but --isolation none runs the "
+                "submission in the grader's own process"
+            )
+        return "none"
 
 
 def libraries_to_preload(sources: Sequence[SourceFile], parts: Sequence[int]) -> tuple[str, ...]:
@@ -524,9 +562,11 @@ def libraries_to_preload(sources: Sequence[SourceFile], parts: Sequence[int]) ->
 
 def isolated_sources(read: Any, settings: IsolationSettings, parts: Sequence[int] = (1, 2, 3)) -> IsolatedSolution:
     """A solution for the files a reader read (:class:`~fmlgrade.harness.adapters.SubmissionSources`)."""
+    level, why = settings.worker_level()
     client = WorkerClient(read.name, read.origin, read.sources, limits=settings.limits, user=settings.user,
-                          preload=libraries_to_preload(read.sources, parts))
+                          preload=libraries_to_preload(read.sources, parts), level=level)
     solution = IsolatedSolution(client)
+    solution.isolation, solution.isolation_note = level, why
     solution.problems.extend(read.problems)
     solution.left_out.extend(read.left_out)
     return solution
@@ -545,6 +585,9 @@ def isolated_modules(
         origin = getattr(spec, "origin", None)
         if origin and origin.endswith(".py"):
             sources.append(SourceFile(path=origin, code=Path(origin).read_text(encoding="utf-8")))
+    level, why = settings.worker_level()
     client = WorkerClient(solution.name, solution.origin, sources, limits=settings.limits, user=settings.user,
-                          preload=libraries_to_preload(sources, parts))
-    return IsolatedSolution(client)
+                          preload=libraries_to_preload(sources, parts), level=level)
+    isolated = IsolatedSolution(client)
+    isolated.isolation, isolated.isolation_note = level, why
+    return isolated

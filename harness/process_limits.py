@@ -9,42 +9,28 @@ from __future__ import annotations
 
 import os
 import pwd
-import resource
 import signal
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-#: Defaults sized for a 2-core, 4 GB grading container (the grader itself takes about 1.3 GB).
-DEFAULT_MEMORY_MB = 2048
-#: Processes (threads count too) the worker's user may have beyond those it has at start.
-DEFAULT_EXTRA_PROCESSES = 64
-#: Largest file the worker may write.
-MAX_FILE_BYTES = 1 << 30
+from .worker.limits import DEFAULT_EXTRA_PROCESSES, DEFAULT_MEMORY_MB, MAX_FILE_BYTES, WorkerLimits
+
+__all__ = ["DEFAULT_EXTRA_PROCESSES", "DEFAULT_MEMORY_MB", "MAX_FILE_BYTES", "WorkerLimits"]
+
 #: Environment variables that pin native thread pools to one thread.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS")
 
 
-@dataclass(frozen=True)
-class WorkerLimits:
-    """The limits one worker runs under; ``memory_mb`` of 0 means no memory limit."""
+def process_cap(uid: int, extra: int) -> int | None:
+    """The process limit for a worker running as ``uid``: what that user has now plus ``extra``.
 
-    memory_mb: int = DEFAULT_MEMORY_MB
-    extra_processes: int = DEFAULT_EXTRA_PROCESSES
-    threads: int = 1
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.memory_mb, int) or self.memory_mb < 0:
-            raise ValueError(f"memory_mb must be a whole number of MiB >= 0, got {self.memory_mb!r}")
-        if self.memory_mb and self.memory_mb < 512:
-            raise ValueError(
-                f"memory_mb={self.memory_mb} is too small: the worker needs about 500 MiB for numpy "
-                "and 1 GiB once torch is imported; give at least 512 (0 turns the limit off)"
-            )
-        if not isinstance(self.threads, int) or self.threads < 1:
-            raise ValueError(f"threads must be a positive whole number, got {self.threads!r}")
+    ``None`` for root outside a user namespace, which the kernel does not limit.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    return _count_processes(uid) + extra
 
 
 def _count_processes(uid: int) -> int:
@@ -57,20 +43,6 @@ def _count_processes(uid: int) -> int:
             except OSError:
                 continue
     return count
-
-
-def limit_worker(limits: WorkerLimits) -> None:
-    """Apply ``limits`` to the current process (the worker, before student code runs)."""
-    if limits.memory_mb:
-        size = limits.memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_DATA, (size, size))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
-    if os.geteuid() != 0 and sys.platform.startswith("linux"):
-        cap = _count_processes(os.getuid()) + limits.extra_processes
-        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-        if hard == resource.RLIM_INFINITY or cap < hard:
-            resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
 
 
 def worker_environment(workdir: str, limits: WorkerLimits, torch_home: str | None) -> dict[str, str]:
@@ -152,25 +124,6 @@ def children_of(pid: int) -> set[int]:
         if int(fields[1]) == pid:
             found.add(int(entry.name))
     return found
-
-
-def die_with_parent() -> None:
-    """Ask the kernel to kill this process when its parent (the grader) dies (Linux).
-
-    A grader killed from outside (a batch timeout, a cancelled job) then never
-    leaves a worker spinning in a student's endless loop.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the grader died before the request took effect
-        os._exit(1)
 
 
 def become_subreaper() -> bool:

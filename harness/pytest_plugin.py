@@ -338,6 +338,6 @@ def _not_run(kind: type[BaseException], reason: str):
 
 
 def _is_ours(exc: BaseException) -> bool:
-    from fmlgrade.spec.outcomes import NotAttempted
+    from fmlgrade.spec.worker.outcomes import NotAttempted
 
     return isinstance(exc, (NotAttempted, NotImplementedError))

@@ -43,7 +43,7 @@ to run in several threads of one process.
 
 Reproducibility: the synthetic dataset is a function of ``(seed, n)``; each
 model is built right after ``torch.manual_seed(seed)`` and gets fresh loaders
-from :func:`fmlgrade.spec.data.make_loaders` seeded with ``seed``. On the CPU,
+from :func:`fmlgrade.spec.worker.data.make_loaders` seeded with ``seed``. On the CPU,
 reruns with the same arguments give the same numbers; on CUDA they may differ
 in the last digits (no deterministic-algorithms mode is forced).
 
@@ -223,7 +223,7 @@ def _resolve_device(requested: str) -> str:
 
 
 def _check_pretrained_weights() -> None:
-    from fmlgrade.spec.pretrained import vgg11_weights_available, vgg11_weights_path
+    from fmlgrade.spec.worker.pretrained import vgg11_weights_available, vgg11_weights_path
 
     if not vgg11_weights_available("DEFAULT"):
         from torchvision.models import VGG11_Weights
@@ -291,7 +291,7 @@ def synthetic_dataset(seed: int, n_train: int, n_test: int, cache: Path | None =
     :func:`fmlgrade.fixtures.casting.cached_casting_dataset` and reused afterwards.
     """
     from fmlgrade.fixtures.casting import cached_casting_dataset
-    from fmlgrade.spec.data import DatasetLayoutError, find_dataset_root
+    from fmlgrade.spec.worker.data import DatasetLayoutError, find_dataset_root
 
     parent = cache_folder() if cache is None else cache
     root = cached_casting_dataset(n_train=n_train, n_test=n_test, seed=seed, cache=parent)
@@ -302,7 +302,7 @@ def synthetic_dataset(seed: int, n_train: int, n_test: int, cache: Path | None =
 
 
 def _dataset_root(settings: TrainSettings, console: Any) -> Path:
-    from fmlgrade.spec.data import DatasetLayoutError, find_dataset_root
+    from fmlgrade.spec.worker.data import DatasetLayoutError, find_dataset_root
 
     if settings.data is None:
         console.print(
@@ -357,7 +357,7 @@ def run_reference_training(settings: TrainSettings, console: Any = None) -> dict
     )
 
     from fmlgrade.solutions.reference import part2, part3
-    from fmlgrade.spec.data import DatasetLayoutError, make_loaders
+    from fmlgrade.spec.worker.data import DatasetLayoutError, make_loaders
 
     from .report import grader_version
 

@@ -8,16 +8,16 @@ hypothesis found, and where in their own file an exception came from.
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed
+from fmlgrade.spec.worker.outcomes import NotAttempted, PrerequisiteFailed
 
-from .channel import RemoteFailure
 from .isolation import WorkerFailure
 from .time_limit import CheckTimeout
+from .worker.channel import RemoteFailure
+from .worker.tracebacks import traceback_location
 
 if sys.version_info < (3, 11):  # pragma: no cover - hypothesis brings the backport
     from exceptiongroup import BaseExceptionGroup
@@ -75,18 +75,6 @@ def _student_location(exc: BaseException, student_files: Iterable[str]) -> str:
     if isinstance(exc, RemoteFailure):
         return exc.where  # raised in the worker, which named the student's line
     return traceback_location(exc, student_files)
-
-
-def traceback_location(exc: BaseException, student_files: Iterable[str]) -> str:
-    """'file.py, line N, in function: code' for the deepest frame of ``exc``'s traceback in student code."""
-    files = set(student_files)
-    where = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename in files:
-            where = f"{frame.filename}, line {frame.lineno}, in {frame.name}"
-            if frame.line:
-                where += f": {frame.line.strip()}"
-    return where
 
 
 def classify(exc: BaseException, student_files: Iterable[str]) -> tuple[CheckStatus, str]:

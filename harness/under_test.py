@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fmlgrade.spec.outcomes import NotAttempted
 from fmlgrade.spec.stand_ins import has_stand_in, stand_in, stand_ins_allowed_during
 from fmlgrade.spec.tasks import TASKS, Task
+from fmlgrade.spec.worker.outcomes import NotAttempted
 
 from .solution import Solution
-from .student_view import StudentView, observer_path
+from .worker.student_view import StudentView, observer_path
 
 if TYPE_CHECKING:
-    from .library_audit import LibraryAudit
+    from .worker.library_audit import LibraryAudit
 
 
 def _unit_tasks_grading(name: str) -> tuple[str, ...]:
@@ -88,8 +88,8 @@ class SubmissionUnderTest:
         """Run ``observer(view, *args, **kwargs)`` beside the student's code; return its result.
 
         ``observer`` must be a module-level function of an observers module
-        (see :mod:`fmlgrade.harness.student_view`); ``view`` is a
-        :class:`~fmlgrade.harness.student_view.StudentView`. Arguments and
+        (see :mod:`fmlgrade.harness.worker.student_view`); ``view`` is a
+        :class:`~fmlgrade.harness.worker.student_view.StudentView`. Arguments and
         results are plain data (numbers, strings, containers, arrays, tensors);
         any other object comes back as an opaque handle that may only be
         passed to a later ``observe`` call.
@@ -174,12 +174,13 @@ class SubmissionUnderTest:
         solution, say) has no code running yet, and loading it here would import
         torch into a Part 1 run.
         """
-        from .library_audit import LibraryAudit, Reach
+        from .worker.library_audit import LibraryAudit, Reach
 
         client = self._client()
         if client is not None:
             audit = LibraryAudit((), task.libraries)
-            client.request("audit_start", list(task.libraries), [*also_allowed, "fmlgrade.harness.remote_objects"])
+            client.request("audit_start", list(task.libraries),
+                           [*also_allowed, "fmlgrade.harness.worker.remote_objects"])
             try:
                 yield audit
             finally:

@@ -13,27 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from fmlgrade.spec.worker.plain_values import as_float_array  # noqa: E402 - shared with the observers
+
+__all__ = ["as_float_array"]
+
 _PRINT = {"precision": 5, "threshold": 60, "edgeitems": 3, "suppress_small": True}
-
-
-def as_float_array(value: Any, *, what: str) -> np.ndarray:
-    """``value`` as a fresh float64 ndarray; fail with a clear message if it is not numeric."""
-    if type(value).__module__.startswith("torch"):
-        try:
-            value = value.detach().cpu().numpy()
-        except Exception as exc:  # noqa: BLE001
-            raise AssertionError(f"{what}: could not read the returned tensor ({exc})") from None
-    if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
-        value = np.ndarray.view(value, np.ndarray)  # drop subclass behaviour, keep the buffer
-    if value is None:
-        raise AssertionError(f"{what}: returned None; return the result instead of only storing it")
-    try:
-        array = np.array(value, dtype=np.float64, copy=True, subok=False)
-    except (TypeError, ValueError) as exc:
-        raise AssertionError(
-            f"{what}: expected an array of numbers, got {type(value).__name__} ({exc})"
-        ) from None
-    return array
 
 
 def show(array: Any) -> str:

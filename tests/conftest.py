@@ -12,7 +12,7 @@ import pytest
 import fmlgrade.harness.pytest_plugin  # noqa: F401
 import fmlgrade.solutions.alternative.part1  # noqa: F401
 import fmlgrade.solutions.reference.part1  # noqa: F401
-import fmlgrade.spec.skeleton  # noqa: F401
+import fmlgrade.spec.worker.skeleton  # noqa: F401
 
 
 @pytest.fixture

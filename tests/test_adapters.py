@@ -9,7 +9,7 @@ import pytest
 
 from fmlgrade.harness.adapters import SubmissionError
 from fmlgrade.harness.plugins import submission_from_paths
-from fmlgrade.spec import skeleton
+from fmlgrade.spec.worker import skeleton
 
 
 def test_plain_file_provides_its_names(write_submission):

@@ -1,5 +1,5 @@
 """Tests of the synthetic casting dataset (fmlgrade.fixtures.casting) and the
-provided dataset and loaders (fmlgrade.spec.data).
+provided dataset and loaders (fmlgrade.spec.worker.data).
 
 The generator needs only numpy and Pillow; the loader tests skip cleanly when
 torch is not installed.
@@ -167,9 +167,9 @@ def test_defects_are_local_and_visible(kind: str | None) -> None:
 
 @pytest.fixture(scope="module")
 def data():
-    """The fmlgrade.spec.data module; skips when torch is missing."""
+    """The fmlgrade.spec.worker.data module; skips when torch is missing."""
     pytest.importorskip("torch")
-    from fmlgrade.spec import data
+    from fmlgrade.spec.worker import data
 
     return data
 

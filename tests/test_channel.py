@@ -8,9 +8,9 @@ import pickle
 import numpy as np
 import pytest
 
-from fmlgrade.harness.channel import ChannelError, Codec, Ref, loads_untrusted, remote_failure
-from fmlgrade.harness.remote_objects import ObjectTable, ProxyCache, ref_of
-from fmlgrade.spec.outcomes import NotAttempted
+from fmlgrade.harness.worker.channel import ChannelError, Codec, Ref, loads_untrusted, remote_failure
+from fmlgrade.harness.worker.remote_objects import ObjectTable, ProxyCache, ref_of
+from fmlgrade.spec.worker.outcomes import NotAttempted
 
 
 class _Evil:

@@ -1,6 +1,6 @@
 """The solutions' ``AdaptedVGG(weights="DEFAULT")`` reads ImageNet weights from torch's cache only.
 
-Nothing may be downloaded while grading, so :mod:`fmlgrade.spec.pretrained`
+Nothing may be downloaded while grading, so :mod:`fmlgrade.spec.worker.pretrained`
 loads the VGG-11 weights from ``torch.hub.get_dir()/checkpoints/<file>``
 (which follows ``$TORCH_HOME``) and otherwise says where to put the file.
 
@@ -25,7 +25,7 @@ from torchvision.models import VGG11_Weights  # noqa: E402
 
 import fmlgrade.solutions.alternative.part3 as alternative_part3  # noqa: E402
 import fmlgrade.solutions.reference.part3 as reference_part3  # noqa: E402
-from fmlgrade.spec import pretrained  # noqa: E402
+from fmlgrade.spec.worker import pretrained  # noqa: E402
 
 FILE_NAME = "vgg11-8a719046.pth"  # the last part of VGG11_Weights.IMAGENET1K_V1.url
 

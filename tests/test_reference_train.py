@@ -74,7 +74,7 @@ def test_tiny_run_writes_a_png_and_leaves_no_checkpoints_or_temporaries(tiny_run
 
 def _tiny_loaders(tmp_path: Path, image_size: int):
     from fmlgrade.fixtures.casting import generate_casting_dataset
-    from fmlgrade.spec.data import make_loaders
+    from fmlgrade.spec.worker.data import make_loaders
 
     root = generate_casting_dataset(tmp_path / "data", n_train=4, n_test=1, size=64)
     return make_loaders(root, image_size=image_size, batch_size=3, seed=1)

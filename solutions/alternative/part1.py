@@ -17,7 +17,7 @@ from functools import reduce
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from fmlgrade.spec.skeleton import Layer, get_training_data_myneuralnet
+from fmlgrade.spec.worker.skeleton import Layer, get_training_data_myneuralnet
 
 _F32 = np.float32
 

@@ -18,7 +18,7 @@ import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
 
-from fmlgrade.spec.pretrained import vgg11_backbone
+from fmlgrade.spec.worker.pretrained import vgg11_backbone
 
 
 class AdaptedVGG(nn.Module):

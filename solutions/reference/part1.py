@@ -8,7 +8,7 @@ substitute any of them (for example the training data or the layers).
 
 import numpy as np
 
-from fmlgrade.spec.skeleton import Layer, get_training_data_myneuralnet
+from fmlgrade.spec.worker.skeleton import Layer, get_training_data_myneuralnet
 
 # --------------------------------------------------------------------------------------
 # 1.1 Linear layer

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from fmlgrade.spec.pretrained import WeightsArg, vgg11_backbone
+from fmlgrade.spec.worker.pretrained import WeightsArg, vgg11_backbone
 
 
 class AdaptedVGG(nn.Module):

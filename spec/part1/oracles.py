@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from fmlgrade.spec.assertions import as_float_array, assert_close
-from fmlgrade.spec.outcomes import NotAttempted, PrerequisiteFailed, prerequisite
+from fmlgrade.spec.worker.outcomes import NotAttempted, PrerequisiteFailed, prerequisite
 
 # --------------------------------------------------------------------------------------
 # Tolerances

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fmlgrade.spec.skeleton import Layer
+from fmlgrade.spec.worker.skeleton import Layer
 
 
 class MyLinearLayer(Layer):

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from fmlgrade.spec.assertions import assert_close
-from fmlgrade.spec.skeleton import KERNELS, filter_example, filtered_examples
 from fmlgrade.spec.tasks import task_by_id
+from fmlgrade.spec.worker.skeleton import KERNELS, filter_example, filtered_examples
 
 pytestmark = pytest.mark.task("1.8")
 

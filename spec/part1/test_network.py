@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given
 
 from fmlgrade.spec.assertions import as_float_array
-from fmlgrade.spec.outcomes import prerequisite
 from fmlgrade.spec.part1 import oracles as o
 from fmlgrade.spec.part1 import strategies as s
+from fmlgrade.spec.worker.outcomes import prerequisite
 
 SEED = 4321
 LAYER_NAMES = ("layers[0] (Linear(1, H))", "layers[1] (ReLU)", "layers[2] (Linear(H, 1))")

@@ -29,8 +29,8 @@ from hypothesis import example, given
 
 from fmlgrade.spec.assertions import as_float_array, show
 from fmlgrade.spec.part1 import strategies as s
-from fmlgrade.spec.skeleton import NOISE_STD, get_training_data_myneuralnet
 from fmlgrade.spec.tasks import task_by_id
+from fmlgrade.spec.worker.skeleton import NOISE_STD, get_training_data_myneuralnet
 
 SEED = 1404
 
@@ -415,7 +415,7 @@ def _network_factory(submission, chosen: dict, built: list) -> Callable[[int], A
 
 
 def _fit(submission, chosen: dict, schedule: tuple) -> tuple[Any, float]:
-    from fmlgrade.spec.skeleton import train_and_plot_myneuralnet
+    from fmlgrade.spec.worker.skeleton import train_and_plot_myneuralnet
 
     built: list = []
     submission.seed(SEED)

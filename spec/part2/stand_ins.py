@@ -6,7 +6,7 @@ solution is never loaded, so they are written here from the contract alone:
 * :class:`SimpLeNet`: the contract's layers in one ``nn.Sequential``. Task 2.2
   hands it to the student's ``train`` and 2.3 trains it; the checks load the
   same seeded weights into it and into the trusted side's reference (by shape,
-  see :func:`fmlgrade.spec.part2.helpers.load_contract_weights`), so both sides
+  see :func:`fmlgrade.spec.worker.part2_support.load_contract_weights`), so both sides
   compute the same function.
 
 There is no stand-in for ``train``: 2.3 does not run the student's SimpLeNet

@@ -4,7 +4,7 @@ An integration task: it runs after the unit tasks and uses the student's
 ``train`` only if task 2.2 passed (the reference's otherwise, so a bug costs
 points in one task only). The model is always the grader's SimpLeNet (2.3
 grades ``train`` end to end, not the model). It is trained on the synthetic
-casting dataset through the provided loaders (:mod:`fmlgrade.spec.data`:
+casting dataset through the provided loaders (:mod:`fmlgrade.spec.worker.data`:
 JPEG files, a seeded train/validation split, a shuffling train loader), then
 its accuracy on the test split is compared with what the reference ``train``
 reaches on the same data from the same seed.
@@ -23,7 +23,7 @@ over the 20 seeds that changed the accuracy by at most 0.06). The margin is
 passes. One run costs ~1.2 s (plus ~4 s once per machine to draw the images).
 
 The student's ``train`` runs beside the student's code
-(:func:`fmlgrade.spec.part2.observers.train_on_casting`) on the grader's
+(:func:`fmlgrade.spec.worker.part2_observers.train_on_casting`) on the grader's
 SimpLeNet (the stand-in of :mod:`fmlgrade.spec.part2.stand_ins`, the same
 function as the reference SimpLeNet) and returns the trained parameters; the
 accuracy is measured here, with the reference SimpLeNet holding them. Both
@@ -36,9 +36,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmlgrade.spec.part2 import helpers as h
-from fmlgrade.spec.part2 import observers as obs
+from fmlgrade.fixtures.casting import cached_casting_dataset
 from fmlgrade.spec.tasks import task_by_id
+from fmlgrade.spec.worker import part2_observers as obs
+from fmlgrade.spec.worker import part2_support as h
 
 pytestmark = pytest.mark.task("2.3")
 
@@ -51,11 +52,11 @@ _REFERENCE_ACCURACY: dict[str, float] = {}
 
 
 def _dataset():
-    return h.cached_casting_dataset(n_train=N_TRAIN, n_test=N_TEST, seed=DATA_SEED)
+    return cached_casting_dataset(n_train=N_TRAIN, n_test=N_TEST, seed=DATA_SEED)
 
 
 def _loaders():
-    from fmlgrade.spec.data import make_loaders
+    from fmlgrade.spec.worker.data import make_loaders
 
     return make_loaders(_dataset(), batch_size=BATCH_SIZE, seed=SEED)
 

@@ -12,14 +12,14 @@ while its ``forward`` can still pass 2.1b.
 
 2.1b checks ``forward`` on the student's model with contract-exact layers put
 in place of its ``Conv2d`` and ``Linear`` modules (see
-:class:`fmlgrade.spec.part2.helpers.ContractModel`), against the reference
+:class:`fmlgrade.spec.worker.part2_support.ContractModel`), against the reference
 SimpLeNet holding the same weights: a wrong order, a missing ReLU or sigmoid,
 average instead of max pooling or a wrong pooling size all change the output,
 whatever the attributes are called, while a wrong hyperparameter in the
 constructor costs 2.1a only.
 
 The student's model is built, changed and run only by the observers
-(:mod:`fmlgrade.spec.part2.observers`), beside the student's code; they return
+(:mod:`fmlgrade.spec.worker.part2_observers`), beside the student's code; they return
 descriptions and outputs, and the checks here judge them against the contract
 and against the reference, which they run themselves with the same seeded
 weights (``contract_layers(seed)``) and inputs (``random_images``).
@@ -36,8 +36,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from fmlgrade.spec.assertions import as_float_array, assert_close, assert_shape
-from fmlgrade.spec.part2 import helpers as h
-from fmlgrade.spec.part2 import observers as obs
+from fmlgrade.spec.worker import part2_observers as obs
+from fmlgrade.spec.worker import part2_support as h
 
 #: Each example runs a few 224 x 224 images through two models: at most this many examples.
 EXAMPLES = 15

@@ -12,7 +12,7 @@ agree, and the returned history must hold the epoch means of the batch losses.
 What the student's ``train`` gets is the grader's SimpLeNet (the stand-in of
 :mod:`fmlgrade.spec.part2.stand_ins`, since the student's code runs where the
 reference solution is not loaded) and plain ``DataLoader`` objects; the
-observer :func:`fmlgrade.spec.part2.observers.train_run` watches it only
+observer :func:`fmlgrade.spec.worker.part2_observers.train_run` watches it only
 through a forward pre-hook on the model (which batch, with or without
 gradients, on which device) and returns what it saw, the final parameters and
 the returned history as plain data. The standard loop runs here, on the
@@ -45,8 +45,8 @@ import torch
 from torch import nn
 
 from fmlgrade.spec.assertions import assert_close, show
-from fmlgrade.spec.part2 import helpers as h
-from fmlgrade.spec.part2 import observers as obs
+from fmlgrade.spec.worker import part2_observers as obs
+from fmlgrade.spec.worker import part2_support as h
 
 pytestmark = pytest.mark.task("2.2")
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from fmlgrade.spec.pretrained import WeightsArg, vgg11_backbone
+from fmlgrade.spec.worker.pretrained import WeightsArg, vgg11_backbone
 
 #: The folder, under the current working directory, that checkpoints go to.
 CHECKPOINT_FOLDER = "checkpoints"

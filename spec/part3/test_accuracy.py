@@ -9,7 +9,7 @@ loaders have an uneven last batch (an accuracy averaged over batches is then
 wrong). The stand-in records the mode and whether gradients were enabled at
 every forward: it is handed over in train mode and must see eval mode and no
 gradients. The model and loader are built, and the student's function called,
-by the observer :func:`fmlgrade.spec.part3.observers.evaluate` beside the
+by the observer :func:`fmlgrade.spec.worker.part3_observers.evaluate` beside the
 student's code; the expected accuracy is computed here.
 """
 
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from fmlgrade.spec.part3 import observers as obs
+from fmlgrade.spec.worker import part3_observers as obs
 
 pytestmark = pytest.mark.task("3.6")
 

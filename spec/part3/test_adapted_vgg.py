@@ -2,11 +2,11 @@
 
 The student's ``AdaptedVGG(weights=None)`` is built once per solution, beside
 the student's code, and shared by these checks (see
-:mod:`fmlgrade.spec.part3.observers`); the checks only see what the observers
+:mod:`fmlgrade.spec.worker.part3_observers`); the checks only see what the observers
 report. Right after construction its ``self.vgg`` and ``self.head`` (the
 skeleton's names) get known weights, and its outputs are judged against the
 skeleton's modules with the same weights, computed here
-(:func:`fmlgrade.spec.part3.helpers.expected_outputs`), never against fixed
+(:func:`fmlgrade.spec.worker.part3_support.expected_outputs`), never against fixed
 numbers: with ``weights=None`` the values of the weights mean nothing.
 
 3.1a looks at what the constructor leaves behind: every backbone parameter
@@ -26,8 +26,8 @@ from __future__ import annotations
 import pytest
 
 from fmlgrade.spec.assertions import assert_close
-from fmlgrade.spec.part3 import helpers as h
-from fmlgrade.spec.part3 import observers as obs
+from fmlgrade.spec.worker import part3_observers as obs
+from fmlgrade.spec.worker import part3_support as h
 
 #: Two float32 forward passes through the same modules agree to ~1e-7; the
 #: mistakes seen (an extra sigmoid, a missing one) move outputs by > 0.1.

@@ -1,7 +1,7 @@
 """Task 3.4: ``store_checkpoint(model, epoch)`` saves the state dict to checkpoints/model-{epoch}.pt.
 
 The contract puts the folder under the current working directory, so the
-observer (:func:`fmlgrade.spec.part3.observers.store_checkpoints`) runs the
+observer (:func:`fmlgrade.spec.worker.part3_observers.store_checkpoints`) runs the
 student's function in a fresh, empty working directory of its own, beside the
 student's code, and reads the files back there. The file must load with
 ``torch.load(..., weights_only=True)`` (a saved state dict does; a pickled
@@ -17,8 +17,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmlgrade.spec.part3 import helpers as h
-from fmlgrade.spec.part3 import observers as obs
+from fmlgrade.spec.worker import part3_observers as obs
+from fmlgrade.spec.worker import part3_support as h
 
 pytestmark = pytest.mark.task("3.4")
 

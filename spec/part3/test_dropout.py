@@ -3,11 +3,11 @@
 The dropout is found by its behaviour, not by attribute names: a forward
 pre-hook on the head's first ``nn.Linear`` (the one with 4096 inputs), put
 there by an observer beside the student's code
-(:mod:`fmlgrade.spec.part3.observers`), sees what enters the head, and that is
+(:mod:`fmlgrade.spec.worker.part3_observers`), sees what enters the head, and that is
 compared with the backbone's output ``vgg(x)`` in eval mode, which the check
 computes itself with the skeleton's VGG and the known weights the observer
 gave the student's ``self.vgg``
-(:func:`fmlgrade.spec.part3.helpers.expected_outputs`). So an ``nn.Dropout``
+(:func:`fmlgrade.spec.worker.part3_support.expected_outputs`). So an ``nn.Dropout``
 module, ``F.dropout(..., training=self.training)`` in ``forward`` or a
 dropout put at the front of the head all pass, wherever the attribute sits.
 The two sides may round the backbone's output differently in the last bit,
@@ -31,8 +31,8 @@ import pytest
 import torch
 
 from fmlgrade.spec.assertions import assert_close, assert_shape
-from fmlgrade.spec.part3 import helpers as h
-from fmlgrade.spec.part3 import observers as obs
+from fmlgrade.spec.worker import part3_observers as obs
+from fmlgrade.spec.worker import part3_support as h
 
 pytestmark = pytest.mark.task("3.3")
 

@@ -4,7 +4,7 @@ The contract's rule: True exactly when ``len(losses) > threshold`` and the
 last ``threshold + 1`` losses are strictly increasing (each of the last
 ``threshold`` losses is greater than the one before it). Checked as a
 property against that rule over random loss histories and thresholds: the
-observer :func:`fmlgrade.spec.part3.observers.early_stopping` calls the
+observer :func:`fmlgrade.spec.worker.part3_observers.early_stopping` calls the
 student's function beside the student's code and reports the result and the
 list as the call left it; the rule is evaluated here.
 
@@ -21,7 +21,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from fmlgrade.spec.part3 import observers as obs
+from fmlgrade.spec.worker import part3_observers as obs
 
 pytestmark = pytest.mark.task("3.2")
 

@@ -6,13 +6,13 @@ put in place of the student's (one bug costs one task): the stand-ins of
 :mod:`fmlgrade.spec.part3.stand_ins`, written from the contract, since the
 student's code runs where the reference solution is never loaded. It runs in
 an empty working directory (checkpoints go to ``./checkpoints``), beside the
-student's code: the observers of :mod:`fmlgrade.spec.part3.observers` build
+student's code: the observers of :mod:`fmlgrade.spec.worker.part3_observers` build
 the model and loaders from seeds, run the loop and report the model's records,
 the files written, the history and the weights it ended with. What they report
 is judged here against the contract's rule, the designed losses and the
 reference ``transfer_train`` run here from the same start.
 
-Bookkeeping checks use :class:`~fmlgrade.spec.part3.helpers.FrozenBackboneModel`,
+Bookkeeping checks use :class:`~fmlgrade.spec.worker.part3_support.FrozenBackboneModel`,
 a tiny AdaptedVGG look-alike (frozen backbone with a dropout, kept in eval
 mode; trainable head) that records every forward. Its validation outputs are
 preset per validation pass, so the validation losses are chosen by the check:
@@ -33,7 +33,7 @@ not with ``AdaptedVGG(weights=None)``: with random VGG weights the features
 carry no usable signal (measured: the reference training ends at 50%
 accuracy, chance, on the training and the test images for 5 of 5 seeds, and
 it costs ~20 s of CPU per run). The stand-in
-:class:`~fmlgrade.spec.part3.helpers.PretrainedStandIn` keeps AdaptedVGG's
+:class:`~fmlgrade.spec.worker.part3_support.PretrainedStandIn` keeps AdaptedVGG's
 shape (frozen feature extractor in eval mode, the same head with 96 inputs)
 with a fixed feature extractor that does help, and the student's
 ``transfer_train`` must reach the accuracy that the reference
@@ -58,8 +58,8 @@ import pytest
 import torch
 
 from fmlgrade.spec.assertions import assert_close
-from fmlgrade.spec.part3 import helpers as h
-from fmlgrade.spec.part3 import observers as obs
+from fmlgrade.spec.worker import part3_observers as obs
+from fmlgrade.spec.worker import part3_support as h
 
 pytestmark = pytest.mark.task("3.5")
 

@@ -1,7 +1,7 @@
 """Shared helpers of the Part 2 checks: seeded data, layer surgery, the cached dataset.
 
 Nothing here imports student code. Both sides use this module: the observers
-(:mod:`fmlgrade.spec.part2.observers`, beside the student's code) for layer
+(:mod:`fmlgrade.spec.worker.part2_observers`, beside the student's code) for layer
 surgery and seeded inputs, the checks (trusted) for the same seeded inputs and
 weights, so that the two sides rebuild them from a seed instead of shipping
 them. It must not import :mod:`fmlgrade.solutions` or :mod:`fmlgrade.harness`.
@@ -40,8 +40,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fmlgrade.fixtures.casting import cached_casting_dataset  # noqa: F401 - re-exported for the checks
-from fmlgrade.spec.outcomes import PrerequisiteFailed
+from fmlgrade.spec.worker.outcomes import PrerequisiteFailed
 
 #: The contract's input size: SimpLeNet's first Linear layer only fits 224 x 224 images.
 IMAGE_SIZE = 224

@@ -3,25 +3,25 @@
 The checks (``test_*.py``, trusted) call these as
 ``submission.observe(observer, *args)``; each runs next to the student's code
 (in the grading worker, or in-process for trusted solutions) with a
-:class:`~fmlgrade.harness.student_view.StudentView` and returns plain data:
+:class:`~fmlgrade.harness.worker.student_view.StudentView` and returns plain data:
 numbers, strings, lists, dicts and CPU tensors. Whatever an observer returns is
 a claim of a possibly hostile process, so the observers only *describe*
 (``requires_grad`` flags, module modes, parameter shapes, recorded forward
 calls, the files written) and *run* (forward outputs, what the head received,
 trained weights, saved state dicts); the checks decide, against what the
 trusted side computes itself: the skeleton's VGG with the same known weights
-(:func:`fmlgrade.spec.part3.helpers.expected_outputs`), the reference
+(:func:`fmlgrade.spec.worker.part3_support.expected_outputs`), the reference
 ``transfer_train`` from the same start, the contract's rules.
 
 Models and loaders handed to student code (the VGG built from the student's
-class, :class:`~fmlgrade.spec.part3.helpers.FrozenBackboneModel`,
-:class:`~fmlgrade.spec.part3.helpers.PretrainedStandIn`, ...) are built here
+class, :class:`~fmlgrade.spec.worker.part3_support.FrozenBackboneModel`,
+:class:`~fmlgrade.spec.worker.part3_support.PretrainedStandIn`, ...) are built here
 from seeds and plain settings, never shipped. Observers raise
 ``AssertionError`` or ``PrerequisiteFailed`` with the message a student
 should read; errors raised by the student's code pass through.
 
 This module may import torch, numpy, :mod:`fmlgrade.spec` (not its checks),
-:mod:`fmlgrade.spec.part3.helpers` and :mod:`fmlgrade.fixtures`; never
+:mod:`fmlgrade.spec.worker.part3_support` and :mod:`fmlgrade.fixtures`; never
 :mod:`fmlgrade.solutions` or :mod:`fmlgrade.harness`.
 """
 
@@ -35,9 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from fmlgrade.spec.observing import bounded_repr, detached
-from fmlgrade.spec.outcomes import prerequisite
-from fmlgrade.spec.part3 import helpers as h
+from fmlgrade.spec.worker import part3_support as h
+from fmlgrade.spec.worker.observing import bounded_repr, detached
+from fmlgrade.spec.worker.outcomes import prerequisite
 
 #: Longest ``repr`` of a student object sent back for messages.
 REPR_LIMIT = 300
@@ -110,11 +110,11 @@ def _construct(view, name: str) -> dict[str, Any]:
     """``name(weights=None)``, built once per class object, described, then given known weights.
 
     The model is built with torch's global generator seeded with
-    :data:`~fmlgrade.spec.part3.helpers.BUILD_SEED`. What the constructor left
+    :data:`~fmlgrade.spec.worker.part3_support.BUILD_SEED`. What the constructor left
     behind (``requires_grad`` of every parameter, the modules of ``self.vgg``
     in train mode, the layout of ``self.vgg`` and ``self.head``) is recorded
     first; then every parameter of ``self.vgg`` and ``self.head`` gets the
-    known weights of :func:`~fmlgrade.spec.part3.helpers.fill_parameters`.
+    known weights of :func:`~fmlgrade.spec.worker.part3_support.fill_parameters`.
     An exception (of the constructor, or a model without the skeleton's
     ``vgg`` and ``head``) propagates and is remembered, so a broken
     constructor is not run again by every check.
@@ -408,7 +408,7 @@ def store_checkpoints(view, models: list[tuple[int, int]], device: str) -> dict[
 def transfer_train_run(
     view, val_outputs: list[float], epochs: int, threshold: int, learn_rate: float, device: str
 ) -> dict[str, Any]:
-    """3.5: the student's ``transfer_train`` on :func:`~fmlgrade.spec.part3.helpers.bookkeeping_setup`.
+    """3.5: the student's ``transfer_train`` on :func:`~fmlgrade.spec.worker.part3_support.bookkeeping_setup`.
 
     Runs in a fresh, empty working directory, one torch thread, torch's
     generator seeded with ``RUN_SEED``; the names the loop calls are whatever
@@ -459,7 +459,7 @@ def transfer_train_on_casting(
     """3.5: the student's ``transfer_train`` on the synthetic casting images; the trained head.
 
     ``root`` is the dataset folder the check shared; the model and loaders are
-    :func:`~fmlgrade.spec.part3.helpers.casting_setup` (threshold = epochs, so
+    :func:`~fmlgrade.spec.worker.part3_support.casting_setup` (threshold = epochs, so
     no early stop). Runs in a fresh working directory, one torch thread,
     torch's generator seeded with ``seed``. Returns ``model.head.state_dict()``:
     the check loads it into its own copy of the model and measures the
@@ -479,10 +479,10 @@ def transfer_train_on_casting(
 def evaluate(
     view, outputs: list[float], labels: list[float], batch_size: int, device: str
 ) -> dict[str, Any]:
-    """3.6: ``evaluate_accuracy`` of a :class:`~fmlgrade.spec.part3.helpers.PresetOutputModel`.
+    """3.6: ``evaluate_accuracy`` of a :class:`~fmlgrade.spec.worker.part3_support.PresetOutputModel`.
 
     The model is handed over in train mode, with an
-    :func:`~fmlgrade.spec.part3.helpers.index_loader`. Returns
+    :func:`~fmlgrade.spec.worker.part3_support.index_loader`. Returns
     :func:`_result` of the call and ``calls``: ``(training, grad enabled)`` per
     forward.
     """

@@ -13,12 +13,12 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from fmlgrade.spec.outcomes import NotAttempted
+from fmlgrade.spec.worker.outcomes import NotAttempted
 
 from .solution import Solution
 
 #: Modules whose functions may be observers; nothing else is run on the student's side.
-OBSERVER_MODULES = ("fmlgrade.spec.part2.observers", "fmlgrade.spec.part3.observers")
+OBSERVER_MODULES = ("fmlgrade.spec.worker.part2_observers", "fmlgrade.spec.worker.part3_observers")
 
 
 class ObserverError(TypeError):

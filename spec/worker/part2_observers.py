@@ -3,7 +3,7 @@
 The checks (``test_*.py``, trusted) call these as
 ``submission.observe(observer, *args)``; each runs next to the student's code
 (in the grading worker, or in-process for trusted solutions) with a
-:class:`~fmlgrade.harness.student_view.StudentView` and returns plain data:
+:class:`~fmlgrade.harness.worker.student_view.StudentView` and returns plain data:
 numbers, strings, lists, dicts and CPU tensors. Whatever an observer returns is
 a claim of a possibly hostile process, so the observers only *describe* (layer
 types and hyperparameters, parameter shapes, recorded forward calls) and
@@ -12,13 +12,13 @@ against the reference and the standard loop run on the trusted side with the
 same seeded weights and inputs.
 
 Inputs and weights are rebuilt from seeds on both sides
-(:func:`fmlgrade.spec.part2.helpers.random_images`,
-:func:`~fmlgrade.spec.part2.helpers.contract_layers`), never shipped.
+(:func:`fmlgrade.spec.worker.part2_support.random_images`,
+:func:`~fmlgrade.spec.worker.part2_support.contract_layers`), never shipped.
 Observers raise ``AssertionError`` or ``PrerequisiteFailed`` with the message a
 student should read; errors raised by the student's code pass through.
 
 This module may import torch, numpy, :mod:`fmlgrade.spec` (not its checks),
-:mod:`fmlgrade.spec.part2.helpers` and :mod:`fmlgrade.fixtures`; never
+:mod:`fmlgrade.spec.worker.part2_support` and :mod:`fmlgrade.fixtures`; never
 :mod:`fmlgrade.solutions` or :mod:`fmlgrade.harness`.
 """
 
@@ -29,10 +29,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from fmlgrade.spec.assertions import as_float_array
-from fmlgrade.spec.observing import bounded_repr, detached
-from fmlgrade.spec.outcomes import prerequisite
-from fmlgrade.spec.part2 import helpers as h
+from fmlgrade.spec.worker import part2_support as h
+from fmlgrade.spec.worker.observing import bounded_repr, detached
+from fmlgrade.spec.worker.outcomes import prerequisite
+from fmlgrade.spec.worker.plain_values import as_float_array
 
 #: The Conv2d settings that 2.1a compares with the contract.
 CONV_SETTINGS = (
@@ -333,7 +333,7 @@ def train_on_casting(
     trained parameters (CPU), "history": repr of what train returned}``; the
     check evaluates the parameters itself.
     """
-    from fmlgrade.spec.data import make_loaders
+    from fmlgrade.spec.worker.data import make_loaders
 
     train = view.require("train")
     train_loader, val_loader, _ = make_loaders(root, batch_size=batch_size, seed=seed)

@@ -48,10 +48,11 @@ class Worker:
     # -- loading -------------------------------------------------------------
     def load(self) -> dict[str, Any]:
         """Run the submission's files; report what happened."""
-        from .adapters import run_source
+        from .loading import run_source
         from .solution import Solution
 
-        solution = Solution(name=self.settings["name"], origin=self.settings["origin"])
+        solution = Solution(name=self.settings["name"], origin=self.settings["origin"],
+                            contract_names=tuple(self.settings["contract_names"]))
         for index, source in enumerate(self.settings["sources"]):
             folder = submission_folder(self.settings["workdir"], index)
             module, problems, left_out = run_source(source, f"fmlgrade_submission_{index}", folder=folder)
@@ -151,7 +152,7 @@ class Worker:
 
     def describe(self, exc: BaseException) -> tuple[str, str]:
         """How the grader should read ``exc``: its kind and the student's line that raised it."""
-        from .results import traceback_location
+        from .tracebacks import traceback_location
 
         kind = type(exc).__name__ if type(exc).__name__ in OUTCOME_KINDS else "error"
         try:
@@ -177,22 +178,22 @@ def seed(value: int) -> None:
 
 
 def main(fd: int) -> None:
-    """Entry point: ``python -c 'from fmlgrade.harness.worker import main; main(FD)'``."""
+    """Entry point: ``python -c 'from fmlgrade.harness.worker.main import main; main(FD)'``."""
     import pickle
 
-    from . import process_limits, worker_guards
+    from . import guards, limits
 
     connection = Connection(fd)
     settings = pickle.loads(connection.recv_bytes())
     settings["pid"] = os.getpid()
-    process_limits.die_with_parent()
-    process_limits.limit_worker(settings["limits"])
+    limits.die_with_parent()
+    limits.limit_worker(settings["limits"], settings.get("process_cap"))
     os.chdir(settings["workdir"])
     os.register_at_fork(after_in_child=lambda: _forked_child(connection))
     import numpy  # noqa: F401 - imported before the guards: the grader's copy, not one from the working folder
 
     preload(settings.get("preload", ()), settings["limits"].threads)
-    worker_guards.install(settings["policy"])
+    guards.install(settings["policy"], settings["worker_prefixes"], settings["parent_packages"])
     worker = Worker(connection, settings)
     try:
         report = worker.load()

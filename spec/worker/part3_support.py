@@ -1,7 +1,7 @@
 """Shared helpers of the Part 3 checks: known VGG weights, stand-in models, fake loaders.
 
 Nothing here imports student code. Both sides use this module: the observers
-(:mod:`fmlgrade.spec.part3.observers`, beside the student's code) build the
+(:mod:`fmlgrade.spec.worker.part3_observers`, beside the student's code) build the
 stand-in models and loaders and give a student's VGG its known weights; the
 checks (trusted) rebuild the same things from the same seeds to compute what
 is expected. Student objects never reach the checks, and the reference
@@ -14,7 +14,7 @@ Decisions recorded here (see also the checks' docstrings):
   and a forward pass of two 64 x 64 images ~0.15 s, so each solution's
   ``AdaptedVGG`` and ``DropoutAdaptedVGG`` is built once, with
   ``weights=None``, seeded, beside the student's code, and shared by the
-  checks of its task (see :mod:`fmlgrade.spec.part3.observers`).
+  checks of its task (see :mod:`fmlgrade.spec.worker.part3_observers`).
 * Right after construction (and after what the constructor left behind has
   been recorded), the observer overwrites every parameter of ``self.vgg`` and
   ``self.head`` with *known weights* (:func:`fill_parameters`): values cut from
@@ -51,8 +51,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fmlgrade.fixtures.casting import cached_casting_dataset
-from fmlgrade.spec.pretrained import vgg11_backbone
+from fmlgrade.spec.worker.pretrained import vgg11_backbone
 
 #: Side of the square test images, by device type.
 IMAGE_SIZES = {"cpu": 64, "cuda": 224}
@@ -563,14 +562,14 @@ _TENSORS: dict[tuple, tuple[Split, Split, Split]] = {}
 def casting_tensors_at(root: str | os.PathLike[str], *, size: int, seed: int) -> tuple[Split, Split, Split]:
     """(train, validation, test) of the provided loaders on the dataset at ``root``, as tensors.
 
-    Read once per process through :func:`fmlgrade.spec.data.make_loaders`
+    Read once per process through :func:`fmlgrade.spec.worker.data.make_loaders`
     (validation fraction 0.2, split seed ``seed``), so that training runs do
     not decode the JPEG files again every epoch. Observers pass the folder the
     check shared with them (``submission.share``).
     """
     key = (os.fspath(root), size, seed)
     if key not in _TENSORS:
-        from fmlgrade.spec.data import make_loaders
+        from fmlgrade.spec.worker.data import make_loaders
 
         loaders = make_loaders(root, image_size=size, batch_size=64, val_fraction=0.2, seed=seed)
         _TENSORS[key] = tuple(  # type: ignore[assignment]
@@ -582,6 +581,8 @@ def casting_tensors_at(root: str | os.PathLike[str], *, size: int, seed: int) ->
 
 def casting_root(*, n_train: int, n_test: int, size: int, seed: int) -> Path:
     """Trusted side: the root of the generated casting dataset with these settings (made once)."""
+    from fmlgrade.fixtures.casting import cached_casting_dataset  # the grader's side only
+
     return cached_casting_dataset(n_train=n_train, n_test=n_test, size=size, seed=seed)
 
 

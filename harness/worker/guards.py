@@ -25,29 +25,6 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-#: Modules a submission may never import (prefix match on dotted names).
-SECRET_MODULES = (
-    "fmlgrade.solutions",
-    "fmlgrade.spec.part1.oracles",
-    "fmlgrade.spec.part1.test_",
-    "fmlgrade.spec.part2.test_",
-    "fmlgrade.spec.part3.test_",
-    "fmlgrade.spec.part1",
-    "fmlgrade.spec.part2.stand_ins",
-    "fmlgrade.spec.part3.stand_ins",
-)
-#: ...except these, which the worker itself runs on.
-WORKER_MODULES = (
-    "fmlgrade.harness.worker",
-    "fmlgrade.harness.worker_guards",
-    "fmlgrade.harness.process_limits",
-    "fmlgrade.harness.channel",
-    "fmlgrade.harness.remote_objects",
-    "fmlgrade.harness.student_view",
-    "fmlgrade.harness.solution",
-    "fmlgrade.harness.adapters",
-    "fmlgrade.harness.library_audit",
-)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _SPAWN_EVENTS = frozenset(
     {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile", "pty.spawn"}
@@ -58,12 +35,12 @@ _CHANGE_EVENTS = frozenset(
 )
 
 
-def is_secret_module(name: str) -> bool:
-    """Whether a submission is refused importing module ``name``."""
-    if name in WORKER_MODULES:
+def is_secret_module(name: str, worker_prefixes: Sequence[str], parents: Sequence[str]) -> bool:
+    """Whether module ``name`` is fmlgrade's and outside the worker folders (see :mod:`fmlgrade.harness.boundary`,
+    which computes ``worker_prefixes`` and ``parents`` in the grader)."""
+    if name != "fmlgrade" and not name.startswith("fmlgrade."):
         return False
-    return any(name == prefix or name.startswith(prefix + ".") or
-               (prefix.endswith("_") and name.startswith(prefix)) for prefix in SECRET_MODULES)
+    return name not in parents and not any(name == p or name.startswith(p + ".") for p in worker_prefixes)
 
 
 @dataclass
@@ -123,14 +100,18 @@ class FilePolicy:
 class _SecretImportBlocker:
     """A meta-path finder that refuses the grader's secret modules by name."""
 
+    def __init__(self, worker_prefixes: Sequence[str], parents: Sequence[str]) -> None:
+        self._worker_prefixes, self._parents = tuple(worker_prefixes), tuple(parents)
+
     def find_spec(self, name: str, path: Sequence[str] | None = None, target: object = None) -> None:
-        if is_secret_module(name):
+        if is_secret_module(name, self._worker_prefixes, self._parents):
             raise ImportError(f"a submission may not import {name} (it is part of the grader)")
         return None
 
 
-def install(policy: FilePolicy) -> None:
-    """Put up the guards for the rest of this process's life."""
+def install(policy: FilePolicy, worker_prefixes: Sequence[str] = (), parents: Sequence[str] = ()) -> None:
+    """Put up the guards for the rest of this process's life: the audit hook on files, programs and
+    native code, and an import hook refusing fmlgrade modules outside ``worker_prefixes``."""
 
     def refuse(what: str) -> None:
         raise PermissionError(f"a submission may not {what} while it is graded")
@@ -162,5 +143,5 @@ def install(policy: FilePolicy) -> None:
         elif event == "sys.addaudithook":
             refuse("add audit hooks")
 
-    sys.meta_path.insert(0, _SecretImportBlocker())
+    sys.meta_path.insert(0, _SecretImportBlocker(worker_prefixes, parents))
     sys.addaudithook(hook)
