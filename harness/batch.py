@@ -56,6 +56,8 @@ class BatchSettings:
     memory_limit: int = 2048
     threads: int = 1
     worker_user: str = "auto"
+    sandbox: str = "auto"
+    require_isolation: str = "none"
 
     def validate(self) -> None:
         if self.jobs < 1:
@@ -116,6 +118,7 @@ def _child_command(path: Path, report_path: Path, results_path: Path, name: str,
         "--task-timeout", str(settings.task_timeout),
         "--isolation", settings.isolation, "--memory-limit", str(settings.memory_limit),
         "--worker-user", settings.worker_user, "--threads", str(settings.threads),
+        "--sandbox", settings.sandbox, "--require-isolation", settings.require_isolation,
     ]
     for part in settings.parts:
         command += ["--part", str(part)]

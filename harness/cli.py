@@ -17,6 +17,7 @@ from .isolation import ISOLATION_MODES, IsolationSettings
 from .process_limits import DEFAULT_MEMORY_MB, WorkerLimits
 from .profiles import DEFAULT_PROFILE, PROFILES
 from .reference_train import add_reference_train_parser, reference_train_command
+from .sandbox import IsolationUnavailable
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -53,6 +54,22 @@ def _add_grading_options(parser: argparse.ArgumentParser) -> None:
         help="where submitted code runs: auto (default: submissions in a worker process of their own, "
         "the grader's own solutions in-process), worker (everything in a worker) or none (in-process; "
         "only for code you trust)",
+    )
+    parser.add_argument(
+        "--sandbox",
+        choices=("auto", "namespace", "user", "process"),
+        default="auto",
+        help="how the worker is walled off: namespace (bubblewrap: a file system holding nothing of the "
+        "grader's, no network, own PIDs), user (an unprivileged user the answers are unreadable to), "
+        "process (Python hooks only); auto (default): the strongest this machine allows",
+    )
+    parser.add_argument(
+        "--require-isolation",
+        choices=("none", "process", "user", "namespace"),
+        default="none",
+        metavar="LEVEL",
+        help="refuse to grade submissions below this isolation level (none, process, user, namespace; "
+        "default none: grade at whatever level is available, which every report names)",
     )
     parser.add_argument(
         "--memory-limit",
@@ -138,6 +155,8 @@ def _isolation(args: argparse.Namespace) -> IsolationSettings:
         mode=args.isolation,
         limits=WorkerLimits(memory_mb=args.memory_limit, threads=args.threads),
         user=args.worker_user,
+        sandbox=args.sandbox,
+        require=args.require_isolation,
     )
 
 
@@ -162,7 +181,7 @@ def _check(args: argparse.Namespace) -> int:
             task_timeout=args.task_timeout,
             isolation=_isolation(args),
         )
-    except (SubmissionError, ValueError, KeyError) as exc:
+    except (SubmissionError, ValueError, KeyError, IsolationUnavailable) as exc:
         return _fail(str(exc).strip("'\""))
     except GraderError as exc:
         return _fail(str(exc), EXIT_GRADER)
@@ -196,6 +215,8 @@ def _batch(args: argparse.Namespace) -> int:
         memory_limit=args.memory_limit,
         threads=args.threads,
         worker_user=args.worker_user,
+        sandbox=args.sandbox,
+        require_isolation=args.require_isolation,
     )
     try:
         outcomes = run_with_progress(args.directory, args.out, settings)

@@ -29,6 +29,8 @@ def grade_solution(
     isolation = isolation or IsolationSettings()
     if isolation.applies_to(solution) and not isinstance(solution, IsolatedSolution):
         solution = isolated_modules(solution, isolation, parts)
+    elif not isinstance(solution, IsolatedSolution):
+        solution.isolation = isolation.in_process_level(solution)
     checks = run_checks(
         [solution], profile=profile, device=device, parts=parts, task_timeout=task_timeout
     )[solution.name]
@@ -40,6 +42,8 @@ def grade_solution(
         problems=solution.problems,
         left_out=solution.left_out,
         parts=tuple(parts),
+        isolation=solution.isolation,
+        isolation_note=solution.isolation_note,
     )
 
 

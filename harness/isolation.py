@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import pickle
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -150,6 +151,7 @@ class WorkerClient:
         self.process: subprocess.Popen | None = None
         self.endpoint: Endpoint | None = None
         self.workdir: str | None = None
+        self.shared_root: str | None = None
         self.report: dict[str, Any] | None = None
         self.exports = ObjectTable("grader")
         self.proxies = ProxyCache(self._object_request)
@@ -170,7 +172,10 @@ class WorkerClient:
 
     def _make_workdir(self) -> str:
         workdir = tempfile.mkdtemp(prefix="fmlgrade-worker-")
-        os.makedirs(os.path.join(workdir, "shared"))
+        # Files the grader shares go to a folder of its own that the worker can only read, so
+        # nothing the worker plants (a symlink where the next copy goes, say) is ever followed.
+        self.shared_root = tempfile.mkdtemp(prefix="fmlgrade-shared-")
+        os.chmod(self.shared_root, 0o755)
         for index, source in enumerate(self.sources):
             folder = submission_folder(workdir, index)
             os.makedirs(folder)
@@ -185,7 +190,7 @@ class WorkerClient:
             return
         for root, dirs, files in os.walk(folder):
             for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                os.chown(entry, *self.user)
+                os.chown(entry, *self.user, follow_symlinks=False)
 
     def start(self) -> None:
         """Start a worker and run the submission's files in it; wait until it has."""
@@ -221,7 +226,7 @@ class WorkerClient:
             search_path = sandbox.worker_search_path()
             command = sandbox.bwrap_command(
                 [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, str(theirs.fileno()), os.pathsep.join(search_path)],
-                workdir=self.workdir, environment=environment, read_only=[_torch_home()],
+                workdir=self.workdir, environment=environment, read_only=[_torch_home(), self.shared_root],
             )
         else:
             search_path = [p for p in sys.path if p and os.path.realpath(p) != os.path.realpath(os.getcwd())]
@@ -249,7 +254,8 @@ class WorkerClient:
             "limits": self.limits,
             "preload": self.preload,
             "workdir": self.workdir,
-            "policy": file_policy(self.workdir, [_torch_home()], in_namespace=self.level == "namespace"),
+            "policy": file_policy(self.workdir, [_torch_home(), self.shared_root],
+                                  in_namespace=self.level == "namespace"),
             "contract_names": STUDENT_NAMES,
             "worker_prefixes": boundary.worker_module_prefixes(),
             "parent_packages": boundary.parent_packages(),
@@ -326,6 +332,9 @@ class WorkerClient:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+        if self.shared_root is not None:
+            shutil.rmtree(self.shared_root, ignore_errors=True)
+            self.shared_root = None
 
     def ensure_started(self) -> None:
         """Start the worker unless it runs; wait for a launched one to be ready."""
@@ -397,20 +406,93 @@ class WorkerClient:
         return sources
 
     def share(self, path: str) -> str:
-        """Copy ``path`` into the worker's folder (once); return the worker's path of the copy."""
+        """Copy ``path`` into the folder the worker reads shared files from (once); return the copy's path.
+
+        That folder is the grader's and read-only to the worker (bound read-only
+        into the sandbox), so the copy never meets anything the worker made.
+        """
         self.ensure_started()
-        assert self.workdir is not None
+        assert self.shared_root is not None
         source = os.path.realpath(path)
         if source not in self.shared:
-            target = os.path.join(self.workdir, "shared", str(len(self.shared)), os.path.basename(source))
+            target = os.path.join(self.shared_root, str(len(self.shared)), os.path.basename(source))
             if os.path.isdir(source):
-                shutil.copytree(source, target)
+                shutil.copytree(source, target, symlinks=True)
             else:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 shutil.copy2(source, target)
-            self._hand_over(os.path.dirname(target))
+            for root, _folders, files in os.walk(os.path.dirname(target)):
+                os.chmod(root, 0o755)
+                for name in files:
+                    os.chmod(os.path.join(root, name), 0o644, follow_symlinks=False)
             self.shared[source] = target
         return self.shared[source]
+
+    def read_files(self, folder: str, *, max_bytes: int = 64 * 2**20, max_files: int = 256) -> dict[str, bytes]:
+        """The regular files under ``folder`` of the worker's scratch folder, as bytes (relative path -> bytes).
+
+        Read without following any symbolic link the worker made (every
+        component is opened with ``O_NOFOLLOW`` relative to its parent), and
+        bounded: at most ``max_files`` files and ``max_bytes`` together.
+        Raises ``ValueError`` for a folder outside the scratch folder and
+        ``OSError`` when it is missing or over the bounds.
+        """
+        assert self.workdir is not None
+        base = os.path.realpath(self.workdir)
+        wanted = os.path.normpath(os.path.join(base, folder))
+        if wanted != base and not wanted.startswith(base + os.sep):
+            raise ValueError(f"{folder!r} is outside the submission's scratch folder")
+        parts = [p for p in os.path.relpath(wanted, base).split(os.sep) if p not in ("", ".")]
+        return read_regular_files(base, parts, max_bytes=max_bytes, max_files=max_files)
+
+
+_NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_regular_files(base: str, parts: Sequence[str], *, max_bytes: int, max_files: int) -> dict[str, bytes]:
+    """Regular files below ``base``/``parts`` (relative path -> bytes), following no symbolic link."""
+    descriptor = os.open(base, _NOFOLLOW_READ | os.O_DIRECTORY)
+    try:
+        for part in parts:
+            inner = os.open(part, _NOFOLLOW_READ | os.O_DIRECTORY, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = inner
+        found: dict[str, bytes] = {}
+        _collect(descriptor, "", found, [max_bytes], max_files, depth=0)
+        return found
+    finally:
+        os.close(descriptor)
+
+
+def _collect(folder: int, prefix: str, found: dict[str, bytes], budget: list[int], max_files: int,
+             depth: int) -> None:
+    if depth > 8:
+        raise OSError(f"folders nested deeper than 8 levels under {prefix or '.'}")
+    for name in sorted(os.listdir(folder)):
+        try:
+            handle = os.open(name, _NOFOLLOW_READ, dir_fd=folder)
+        except OSError:
+            continue  # a symbolic link (ELOOP) or something else unreadable: not evidence
+        try:
+            info = os.fstat(handle)
+            if stat.S_ISDIR(info.st_mode):
+                _collect(handle, f"{prefix}{name}/", found, budget, max_files, depth + 1)
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if len(found) >= max_files or info.st_size > budget[0]:
+                raise OSError(f"more than {max_files} files or {budget[0]} bytes under the folder")
+            chunks, size = [], 0
+            while chunk := os.read(handle, min(1 << 20, info.st_size + 1 - size) or 1):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > info.st_size:
+                    raise OSError(f"{prefix}{name} grew while it was read")
+            data = b"".join(chunks)
+            budget[0] -= len(data)
+            found[prefix + name] = data
+        finally:
+            os.close(handle)
 
 
 def _describe_exit(code: int, stderr: str, limits: process_limits.WorkerLimits) -> str:

@@ -71,6 +71,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(in-process, for trusted code only)",
     )
     group.addoption(
+        "--sandbox",
+        choices=("auto", "namespace", "user", "process"),
+        default="auto",
+        help="how the worker is walled off (auto: the strongest level this machine allows)",
+    )
+    group.addoption(
+        "--require-isolation",
+        choices=("none", "process", "user", "namespace"),
+        default="none",
+        help="refuse to grade --solution files below this isolation level",
+    )
+    group.addoption(
         "--memory-limit",
         type=int,
         default=DEFAULT_MEMORY_MB,
@@ -99,7 +111,8 @@ def pytest_configure(config: pytest.Config) -> None:
     paths = [Path(p) for p in config.getoption("--solution")]
     manager = make_plugin_manager(entry_points=True)
     isolation = IsolationSettings(
-        mode=config.getoption("--isolation"), limits=WorkerLimits(memory_mb=config.getoption("--memory-limit"))
+        mode=config.getoption("--isolation"), limits=WorkerLimits(memory_mb=config.getoption("--memory-limit")),
+        sandbox=config.getoption("--sandbox"), require=config.getoption("--require-isolation"),
     )
     if isolation.mode == "none":
         solutions = solutions_from_paths(paths, manager)
@@ -126,6 +139,13 @@ def _task_marker(item: pytest.Item) -> str:
             f"{item.nodeid}: every spec check needs exactly one @pytest.mark.task('<id>') marker"
         )
     return markers[0].args[0]
+
+
+def _under_test_of(item: pytest.Item) -> SubmissionUnderTest | None:
+    """The submission a collected check grades, if it grades one."""
+    callspec = getattr(item, "callspec", None)
+    under_test = callspec.params.get("submission") if callspec else None
+    return under_test if isinstance(under_test, SubmissionUnderTest) else None
 
 
 def _cuda_available() -> bool:
@@ -164,6 +184,8 @@ class GradingSession:
         #: Seconds each (solution, task) pair has used of its time limit.
         self._task_seconds: dict[tuple[str, str], float] = defaultdict(float)
         self.results: dict[str, list[CheckResult]] = defaultdict(list)
+        #: Checks not yet run per (solution, task).
+        self._pending: dict[tuple[str, str], int] = defaultdict(int)
         self._under_test = {
             solution.name: SubmissionUnderTest(
                 solution, reference, self._task_statuses_of(solution.name), device
@@ -222,6 +244,16 @@ class GradingSession:
         # Stable sort: unit checks in handout order, then integration checks. A
         # task that borrows reference names thus only runs after their tasks.
         items.sort(key=order)
+        # Count each (solution, task)'s checks; a task is final once all have run (see _check_done).
+        self._pending.clear()
+        for item in items:
+            under_test = _under_test_of(item)
+            if under_test is not None:
+                self._pending[(under_test.name, _task_marker(item))] += 1
+        for under_test in self._under_test.values():
+            under_test.final_tasks = {
+                task.id for task in TASKS if self._pending[(under_test.name, task.id)] == 0
+            }
 
     # -- running ---------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
@@ -277,10 +309,11 @@ class GradingSession:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         outcome = yield
         report = outcome.get_result()
-        callspec = getattr(item, "callspec", None)
-        under_test = callspec.params.get("submission") if callspec else None
-        if not isinstance(under_test, SubmissionUnderTest):
+        under_test = _under_test_of(item)
+        if under_test is None:
             return
+        if call.when == "teardown":
+            self._check_done(under_test, _task_marker(item))
         if call.when == "setup" and report.passed:
             return
         if call.when == "teardown" and (report.passed or report.skipped):
@@ -312,6 +345,12 @@ class GradingSession:
                 duration=report.duration,
             )
         )
+
+    def _check_done(self, under_test: SubmissionUnderTest, task: str) -> None:
+        key = (under_test.name, task)
+        self._pending[key] -= 1
+        if self._pending[key] <= 0:
+            under_test.final_tasks.add(task)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.results:

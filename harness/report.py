@@ -40,6 +40,10 @@ class Report:
     profile: str = "grade"
     problems: list[str] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
+    #: The isolation level the submission's code ran at (see :mod:`fmlgrade.harness.sandbox`), and why
+    #: it was not stronger.
+    isolation: str = "none"
+    isolation_note: str = ""
 
     @property
     def score(self) -> float:
@@ -60,6 +64,8 @@ class Report:
         problems: list[str] | None = None,
         left_out: list[str] | None = None,
         parts: tuple[int, ...] = (1, 2, 3),
+        isolation: str = "none",
+        isolation_note: str = "",
     ) -> Report:
         return cls(
             submission=submission,
@@ -67,6 +73,8 @@ class Report:
             profile=profile,
             problems=list(problems or []),
             left_out=list(left_out or []),
+            isolation=isolation,
+            isolation_note=isolation_note,
         )
 
     def to_dict(self) -> dict:
@@ -79,6 +87,8 @@ class Report:
             "profile": self.profile,
             "problems": self.problems,
             "left_out": self.left_out,
+            "isolation": self.isolation,
+            "isolation_note": self.isolation_note,
         }
 
     @classmethod
@@ -92,6 +102,8 @@ class Report:
             profile=data.get("profile", "grade"),
             problems=list(data.get("problems", [])),
             left_out=list(data.get("left_out", [])),
+            isolation=str(data.get("isolation", "unknown")),
+            isolation_note=str(data.get("isolation_note", "")),
         )
 
     def write_json(self, path: Path) -> None:
@@ -112,7 +124,11 @@ def render(report: Report, console=None) -> None:
     console = console or Console()
     for problem in report.problems:
         console.print(f"[bold red]problem:[/] {escape(problem)}")
-    table = Table(title=f"fmlgrade {report.grader_version}: {escape(report.submission)}")
+    table = Table(
+        title=f"fmlgrade {report.grader_version}: {escape(report.submission)}",
+        caption=f"isolation: {report.isolation}"
+        + (f" ({escape(report.isolation_note)})" if report.isolation_note else ""),
+    )
     table.add_column("task")
     table.add_column("title")
     table.add_column("status")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fmlgrade.spec.stand_ins import has_stand_in, stand_in, stand_ins_allowed_during
+from fmlgrade.spec.stand_ins import has_stand_in, stand_in, stand_in_names
 from fmlgrade.spec.tasks import TASKS, Task
 from fmlgrade.spec.worker.outcomes import NotAttempted
 
@@ -45,8 +45,11 @@ class SubmissionUnderTest:
         self.reference = reference
         self._task_statuses = task_statuses
         self.device_choice = device_choice
-        #: The task whose check is running (set by the grading session); decides which stand-ins are allowed.
+        #: The task whose check is running (set by the grading session).
         self.current_task: str | None = None
+        #: Tasks whose every check has run (set by the grading session; tasks it does not grade count as
+        #: final): decides which stand-ins may reach the student's side.
+        self.final_tasks: set[str] = set()
 
     @property
     def name(self) -> str:
@@ -74,10 +77,13 @@ class SubmissionUnderTest:
         stand-in, which runs beside the student's code; any other name gets
         the reference object itself.
         """
-        allowed = stand_ins_allowed_during(self.current_task)
+        allowed = self.stand_ins_allowed()
         refused = [name for name in names if has_stand_in(name) and name not in allowed]
         if refused:
-            raise RuntimeError(f"task {self.current_task} may not run student code beside stand-ins for {refused}")
+            raise RuntimeError(
+                f"task {self.current_task} may not run student code beside stand-ins for {refused}: "
+                "the tasks grading them have no final result yet"
+            )
         replacements = {
             name: stand_in(name) if has_stand_in(name) else self.reference.get(name) for name in names
         }
@@ -95,17 +101,48 @@ class SubmissionUnderTest:
         passed to a later ``observe`` call.
         """
         path = observer_path(observer)  # the same rule as in the worker, so mistakes show here too
-        allowed = stand_ins_allowed_during(self.current_task)
+        allowed = self.stand_ins_allowed()
         client = self._client()
         if client is not None:
             return client.request("observe", path, args, kwargs, client.stand_in_sources(allowed))
         stand_ins = {name: (lambda name=name: stand_in(name)) for name in allowed}
         return observer(StudentView(self.solution, stand_ins), *args, **kwargs)
 
+    def stand_ins_allowed(self) -> frozenset[str]:
+        """The names whose stand-ins may run beside student code now.
+
+        A stand-in is a correct implementation of its name, so it may reach the
+        student's side only once every task that grades that name has its final
+        result, and never while one of them is graded.
+        """
+        allowed = set()
+        for name in stand_in_names():
+            own = _unit_tasks_grading(name)
+            if self.current_task not in own and all(task in self.final_tasks for task in own):
+                allowed.add(name)
+        return frozenset(allowed)
+
     def share(self, path: str | os.PathLike[str]) -> str:
         """A path under which the student's side can read the file or folder ``path``."""
         client = self._client()
         return client.share(os.fspath(path)) if client is not None else os.fspath(path)
+
+    def worker_files(self, folder: str, *, max_bytes: int = 64 * 2**20) -> dict[str, bytes]:
+        """The regular files under ``folder`` (relative to the student's working folder), read by the grader.
+
+        Evidence the grader reads itself: symbolic links the student's code made
+        are not followed, and the total is bounded by ``max_bytes``.
+        """
+        client = self._client()
+        if client is not None:
+            return client.read_files(folder, max_bytes=max_bytes)
+        from .isolation import read_regular_files
+
+        base = os.path.realpath(os.getcwd())
+        parts = [p for p in os.path.normpath(folder).split(os.sep) if p not in ("", ".")]
+        if os.path.isabs(folder) or ".." in parts:
+            raise ValueError(f"{folder!r} is outside the working folder")
+        return read_regular_files(base, parts, max_bytes=max_bytes, max_files=256)
 
     def seed(self, seed: int) -> None:
         """Seed the global generators (Python's and NumPy's) of the grader and of the student's side.

@@ -262,23 +262,39 @@ def test_a_root_grader_runs_the_worker_as_nobody(worker, tmp_path):
 def test_stand_ins_are_neither_importable_nor_readable_by_student_code(worker):
     import importlib.util
 
-    stand_in_file = importlib.util.find_spec("fmlgrade.spec.part2.stand_ins").origin  # torch not needed
+    stand_in_file = importlib.util.find_spec("fmlgrade.spec.stand_ins.simplenet").origin  # torch not needed
     code = PROBES + (
         "\ndef try_stand_in():\n"
-        "    return attempt(lambda: __import__('fmlgrade.spec.part2.stand_ins'))\n"
+        "    return attempt(lambda: __import__('fmlgrade.spec.stand_ins.simplenet'))\n"
     )
     solution = IsolatedSolution(worker(code))
     assert solution.get("try_stand_in")().startswith("refused: ImportError")
     assert solution.get("try_read")(stand_in_file).startswith("refused: PermissionError")
 
 
-def test_a_stand_in_is_only_offered_after_the_tasks_it_stands_in_for():
-    from fmlgrade.spec.stand_ins import stand_ins_allowed_during
+def test_a_stand_in_is_only_offered_once_the_tasks_grading_its_name_are_final():
+    from fmlgrade.harness.plugins import reference_solution
+    from fmlgrade.harness.under_test import SubmissionUnderTest
 
-    assert "SimpLeNet" not in stand_ins_allowed_during("2.1a")
-    assert "SimpLeNet" not in stand_ins_allowed_during("2.1b")
-    assert "SimpLeNet" in stand_ins_allowed_during("2.2")
-    assert "store_checkpoint" not in stand_ins_allowed_during("3.4")
-    assert {"store_checkpoint", "early_stopping_check"} <= stand_ins_allowed_during("3.5")
-    assert "MyLinearLayer" not in stand_ins_allowed_during("1.1c")
-    assert stand_ins_allowed_during("not-a-task") == frozenset()
+    under_test = SubmissionUnderTest(reference_solution(), reference_solution(), dict)
+    unit_tasks = {"1.1a", "1.1b", "1.1c", "1.2a", "1.2b", "2.1a", "2.1b", "3.1a", "3.1b", "3.2", "3.4"}
+    under_test.final_tasks = unit_tasks - {"2.1b", "3.4"}
+    under_test.current_task = "2.2"
+    allowed = under_test.stand_ins_allowed()
+    assert "SimpLeNet" not in allowed  # 2.1b has no final result yet
+    assert "store_checkpoint" not in allowed
+    assert {"MyLinearLayer", "MyReLU", "early_stopping_check", "AdaptedVGG"} <= allowed
+    under_test.final_tasks = set(unit_tasks)
+    assert "SimpLeNet" in under_test.stand_ins_allowed()
+    under_test.current_task = "3.4"  # never while its own task is graded
+    assert "store_checkpoint" not in under_test.stand_ins_allowed()
+
+
+def test_each_stand_in_is_sent_as_its_own_module():
+    from fmlgrade.spec.stand_ins import stand_in_modules, stand_in_source
+
+    modules = stand_in_modules()
+    assert len(set(modules.values())) == len(modules)
+    module, attribute, source = stand_in_source("store_checkpoint")
+    assert attribute == "store_checkpoint" and "def early_stopping_check" not in source
+    assert "class AdaptedVGG" not in source

@@ -1,10 +1,7 @@
-"""Grader-written stand-ins for Part 1's layers (see :mod:`fmlgrade.spec.stand_ins`).
+"""Stand-in for ``MyLinearLayer``: used by 1.5 when the student's layers did not pass their tasks.
 
-When the student's own layers did not pass their tasks, the integration task
-1.5 trains the student's ``MyNeuralNet`` with these instead. They run beside
-the student's code in the worker, so a training run never crosses the channel
-once per layer call. Written from the contract: weights ``w`` (n_in, n_out)
-drawn He-style from NumPy's global generator, bias ``b`` (n_out,) zero.
+Written from the contract: weights ``w`` (n_in, n_out) drawn He-style from
+NumPy's global generator, bias ``b`` (n_out,) zero.
 """
 
 from __future__ import annotations
@@ -12,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from fmlgrade.spec.worker.skeleton import Layer
+
+__all__ = ["MyLinearLayer"]
 
 
 class MyLinearLayer(Layer):
@@ -36,20 +35,3 @@ class MyLinearLayer(Layer):
         step_b = np.sum(self._upstream, axis=0)
         self.w = self.w - learn_rate * step_w
         self.b = self.b - learn_rate * step_b
-
-
-class MyReLU(Layer):
-    """``max(0, x)``; the gradient passes where the input was positive."""
-
-    def __init__(self) -> None:
-        self._positive: np.ndarray | None = None
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        self._positive = x > 0
-        return np.where(self._positive, x, 0.0)
-
-    def backward(self, gradient: np.ndarray) -> np.ndarray:
-        return np.where(self._positive, gradient, 0.0)
-
-    def update(self, learn_rate: float) -> None:
-        """No parameters."""

@@ -1,24 +1,16 @@
-"""Grader-written stand-ins for Part 2's contract names (see :mod:`fmlgrade.spec.stand_ins`).
+"""Stand-in for ``SimpLeNet``: the contract's layers in one ``nn.Sequential``.
 
-They run beside student code (in the grading worker), where the reference
-solution is never loaded, so they are written here from the contract alone:
-
-* :class:`SimpLeNet`: the contract's layers in one ``nn.Sequential``. Task 2.2
-  hands it to the student's ``train`` and 2.3 trains it; the checks load the
-  same seeded weights into it and into the trusted side's reference (by shape,
-  see :func:`fmlgrade.spec.worker.part2_support.load_contract_weights`), so both sides
-  compute the same function.
-
-There is no stand-in for ``train``: 2.3 does not run the student's SimpLeNet
-with a grader ``train`` (see ``test_convergence``).
-
-Nothing here may import :mod:`fmlgrade.solutions`.
+Task 2.2 hands it to the student's ``train`` and 2.3 trains it; the checks load
+the same seeded weights into it and into the grader's reference (by shape), so
+both sides compute the same function.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+__all__ = ["SimpLeNet"]
 
 
 class SimpLeNet(nn.Module):
