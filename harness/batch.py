@@ -9,29 +9,35 @@ unchanged since their report was written, unless ``force`` is set.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from fmlgrade.spec.tasks import TASKS
 
 from .adapters import SubmissionError, submission_files
 from .class_report import write_grades_csv, write_summary
 from .gradescope import write_gradescope
-from .report import Report, grader_version
+from .report import Report, grader_version, relocation_note, write_output
 from .scoring import TaskResult
 
 #: Environment for graders: one thread per numeric library, so parallel jobs do not fight.
+#: Open flags that never follow a symbolic link or wait on a FIFO (where the system has them).
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
@@ -74,6 +80,8 @@ class Outcome:
     report: Report
     seconds: float
     skipped: bool = False
+    #: Lines to show: outputs written beside their usual name, because a folder or link had taken it.
+    notes: list[str] = field(default_factory=list)
 
 
 def discover(directory: Path) -> list[Path]:
@@ -127,28 +135,114 @@ def _child_command(path: Path, report_path: Path, results_path: Path, name: str,
     return command
 
 
-def grade_one(path: Path, out: Path, settings: BatchSettings) -> Outcome:
-    """Grade one submission in a child process and make sure both of its reports exist."""
-    name = safe_name(path)
+def _read_text(path: Path) -> str | None:
+    """The text of the regular file at ``path`` (never through a link, never a FIFO), or ``None``."""
+    try:
+        handle = os.open(path, os.O_RDONLY | _NO_FOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            return None
+        return stream.read().decode("utf-8", errors="replace")
+
+
+def _read_json(path: Path) -> object:
+    text = _read_text(path)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _report_from(text: str | None) -> Report | None:
+    """The report ``text`` holds as JSON, or ``None`` when it holds none (or not one of ours)."""
+    try:
+        data = json.loads(text) if text is not None else None
+        return Report.from_dict(data) if isinstance(data, dict) else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _remove_file(path: Path) -> None:
+    """Remove a regular file left by an earlier run; a folder or link found there is left alone."""
+    if path.is_file() and not path.is_symlink():
+        path.unlink(missing_ok=True)
+
+
+def _output_folder(out: Path, name: str, notes: list[str]) -> Path:
+    """``out/name``, or a fresh folder beside it when something that is not a folder took the name."""
     folder = out / name
-    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(parents=True, exist_ok=True)
+    if folder.is_dir() and not folder.is_symlink():
+        return folder
+    fresh = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=out))
+    notes.append(f"fmlgrade: warning: {folder} is not a folder (left as it is); {name}'s outputs are in {fresh}")
+    return fresh
+
+
+def _open_log(folder: Path, notes: list[str]) -> tuple[Path, BinaryIO]:
+    """``folder/log.txt`` opened for writing without following a link; a fresh name if it is taken."""
+    path = folder / "log.txt"
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NO_FOLLOW, 0o644)
+        if stat.S_ISREG(os.fstat(handle).st_mode):
+            return path, os.fdopen(handle, "wb")
+        os.close(handle)
+    except OSError:
+        pass
+    handle, name = tempfile.mkstemp(prefix="log-", suffix=".txt", dir=folder)
+    notes.append(f"fmlgrade: warning: {path} was taken by a folder or link (left as it is); the log is in {name}")
+    return Path(name), os.fdopen(handle, "wb")
+
+
+def _staged(staging: Path, name: str) -> str | None:
+    """What the child wrote as ``name`` in ``staging``, or beside it if it found that name taken."""
+    stem, _, suffix = name.rpartition(".")
+    candidates = [staging / name, *sorted(staging.glob(f"{stem}-*.{suffix}"))]
+    for candidate in candidates:
+        text = _read_text(candidate)
+        if text:
+            return text
+    return None
+
+
+def grade_one(path: Path, out: Path, settings: BatchSettings) -> Outcome:
+    """Grade one submission in a child process and make sure both of its reports exist.
+
+    The child writes its reports into a folder of its own with an unpredictable name; they are then
+    published as ``report.json`` and ``results.json`` with
+    :func:`~fmlgrade.harness.report.write_output`, beside those names if a folder or link took them.
+    Nothing found in the output folder is followed or removed, except regular files of an earlier run.
+    """
+    name = safe_name(path)
+    notes: list[str] = []
+    folder = _output_folder(out, name, notes)
     report_path, results_path, meta_path = folder / "report.json", folder / "results.json", folder / "meta.json"
     stamp = fingerprint(path, settings)
-    if not settings.force and report_path.exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("fingerprint") == stamp:
-            report = Report.from_dict(json.loads(report_path.read_text()))
-            return Outcome(name, report, 0.0, skipped=True)
+    if not settings.force:
+        meta = _read_json(meta_path)
+        if isinstance(meta, dict) and meta.get("fingerprint") == stamp:
+            report = _report_from(_read_text(report_path))
+            if report is not None:
+                return Outcome(name, report, 0.0, skipped=True)
     for stale in (report_path, results_path, meta_path):
-        stale.unlink(missing_ok=True)
+        _remove_file(stale)
     env = {**os.environ, **THREAD_ENV}
     start = time.perf_counter()
-    log = folder / "log.txt"
+    staging = Path(tempfile.mkdtemp(prefix=".grading-", dir=folder))
     scratch = tempfile.mkdtemp(prefix="fmlgrade-work-")  # the student's code runs in an empty folder
+    log, handle = _open_log(folder, notes)
     try:
-        with log.open("w", encoding="utf-8") as handle:
+        with handle:
             completed = subprocess.run(
-                _child_command(path.resolve(), report_path.resolve(), results_path.resolve(), name, settings),
+                _child_command(
+                    path.resolve(), (staging / "report.json").resolve(), (staging / "results.json").resolve(),
+                    name, settings,
+                ),
                 stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=env, timeout=settings.timeout, cwd=scratch,
             )
@@ -158,21 +252,28 @@ def grade_one(path: Path, out: Path, settings: BatchSettings) -> Outcome:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.perf_counter() - start
-    if report_path.exists():
-        report = Report.from_dict(json.loads(report_path.read_text()))
-    elif code is None:
-        message = f"grading took longer than {settings.timeout:g} s and was stopped"
-        report = _failed_report(name, "timeout", message, settings.profile)
+    staged_report, staged_results = _staged(staging, "report.json"), _staged(staging, "results.json")
+    shutil.rmtree(staging, ignore_errors=True)
+    report = _report_from(staged_report)
+    if report is None:
+        staged_results = None  # results.json must tell the same story as report.json
+        if code is None:
+            message = f"grading took longer than {settings.timeout:g} s and was stopped"
+            report = _failed_report(name, "timeout", message, settings.profile)
+        else:
+            tail = (_read_text(log) or "").strip().splitlines()[-1:] or ["no output"]
+            message = f"the grader process ended with code {code}: {tail[0]}"
+            report = _failed_report(name, "error", message, settings.profile)
+    written = report.write_json(report_path)
+    notes.append(relocation_note(report_path, written) or "")
+    if staged_results is not None:
+        written = write_output(results_path, staged_results)
     else:
-        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
-        message = f"the grader process ended with code {code}: {tail[0]}"
-        report = _failed_report(name, "error", message, settings.profile)
-    if not report_path.exists():
-        report.write_json(report_path)
-    if not results_path.exists():
-        write_gradescope(report, results_path, execution_time=seconds)
-    meta_path.write_text(json.dumps({"fingerprint": stamp, "seconds": round(seconds, 2)}) + "\n")
-    return Outcome(name, report, seconds)
+        written = write_gradescope(report, results_path, execution_time=seconds)
+    notes.append(relocation_note(results_path, written, "Gradescope's results.json") or "")
+    written = write_output(meta_path, json.dumps({"fingerprint": stamp, "seconds": round(seconds, 2)}) + "\n")
+    notes.append(relocation_note(meta_path, written, "meta.json") or "")
+    return Outcome(name, report, seconds, notes=[note for note in notes if note])
 
 
 def grade_class(
@@ -200,8 +301,12 @@ def grade_class(
                 on_done(outcome)
     outcomes.sort(key=lambda o: o.name)
     reports = [o.report for o in outcomes]
-    write_grades_csv(reports, out / "grades.csv")
-    write_summary(reports, out)
+    written = {out / "grades.csv": write_grades_csv(reports, out / "grades.csv")}
+    write_summary(reports, out, written)
+    for wanted, where in written.items():
+        note = relocation_note(wanted, where, wanted.name)
+        if note:
+            print(note, file=sys.stderr)
     return outcomes
 
 
@@ -224,8 +329,11 @@ def run_with_progress(directory: Path, out: Path, settings: BatchSettings) -> li
         def done(outcome: Outcome) -> None:
             note = "unchanged, skipped" if outcome.skipped else f"{outcome.seconds:.1f} s"
             progress.console.print(
-                f"{outcome.name}: {outcome.report.score:g}/{outcome.report.max_score:g} ({note})"
+                f"{outcome.name}: {outcome.report.score:g}/{outcome.report.max_score:g} ({note})",
+                markup=False, highlight=False,
             )
+            for line in outcome.notes:
+                progress.console.print(line, markup=False, highlight=False)
             progress.update(bar, advance=1, description=outcome.name)
 
         return grade_class(directory, out, settings, on_done=done)

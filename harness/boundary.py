@@ -96,7 +96,7 @@ def secret_paths() -> list[Path]:
     what is listed is each package folder's entries other than the worker
     folder; for a package without one, the package folder itself.
     """
-    paths: list[Path] = []
+    paths: list[Path] = list(_rest_of_checkout())
     worker_folders = {package.folder for package in worker_packages()}
     for root in package_roots():
         if root.folder / WORKER_FOLDER not in worker_folders:
@@ -109,6 +109,36 @@ def secret_paths() -> list[Path]:
     return paths
 
 
+def source_checkout() -> Path | None:
+    """The source tree fmlgrade runs from, when it runs from one (an editable install): its packages'
+    common parent holding a ``pyproject.toml``."""
+    parents = {root.folder.parent for root in package_roots()}
+    if len(parents) != 1:
+        return None
+    (parent,) = parents
+    return parent if (parent / "pyproject.toml").is_file() else None
+
+
+def _rest_of_checkout() -> list[Path]:
+    """A source checkout's other entries (tests with mutants of the answers, ``.git`` with their history,
+    docs): secret too, except a Python installation inside it (a ``.venv``), which the worker needs."""
+    checkout = source_checkout()
+    if checkout is None:
+        return []
+    import sys
+
+    packages = {root.folder for root in package_roots()}
+    runtime = {Path(p).resolve() for p in (sys.prefix, sys.exec_prefix, sys.base_prefix)}
+    rest = []
+    for entry in sorted(checkout.iterdir()):
+        real = entry.resolve()
+        if real in packages or any(real == r or real in r.parents for r in runtime):
+            continue
+        rest.append(entry)
+    return rest
+
+
 def secret_folders() -> list[Path]:
-    """The package folders that hold anything secret (each one's worker folder excepted)."""
-    return [root.folder for root in package_roots()]
+    """Folders that hold anything secret: the package folders (each one's worker folder excepted) and,
+    in a source checkout, its other folders."""
+    return [root.folder for root in package_roots()] + [p for p in _rest_of_checkout() if p.is_dir()]

@@ -1,8 +1,17 @@
-"""What an instructor gets for a whole class: a grade table, a summary, a histogram."""
+"""What an instructor gets for a whole class: a grade table, a summary, a histogram.
+
+The texts come from reports, whose submission-made parts were neutralized when
+the reports were built (:mod:`fmlgrade.harness.untrusted_text`); text cells of
+the CSV that a spreadsheet would take for a formula get a leading ``'``. Every
+file is written with :func:`~fmlgrade.harness.report.write_output`: whole, and
+beside its name when a folder or link has taken it. The writers return where
+each file went.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import statistics
 from collections.abc import Sequence
@@ -10,29 +19,36 @@ from pathlib import Path
 
 from fmlgrade.spec.tasks import TASKS
 
-from .report import Report
+from .report import Report, write_output
+
+#: What a spreadsheet reads as the start of a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_grades_csv(reports: Sequence[Report], path: Path) -> None:
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_grades_csv(reports: Sequence[Report], path: Path) -> Path:
     """One row per submission, one column per task, then total, maximum and percent."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["submission", *[t.id for t in TASKS], "total", "max_score", "percent", "problems"])
-        for report in sorted(reports, key=lambda r: r.submission):
-            by_id = {task.id: task for task in report.tasks}
-            percent = 100 * report.score / report.max_score if report.max_score else 0.0
-            writer.writerow(
-                [
-                    report.submission,
-                    *[f"{by_id[t.id].score:g}" if t.id in by_id else "" for t in TASKS],
-                    f"{report.score:g}",
-                    f"{report.max_score:g}",
-                    f"{percent:.1f}",
-                    " | ".join(report.problems),
-                ]
-            )
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(["submission", *[t.id for t in TASKS], "total", "max_score", "percent", "problems"])
+    for report in sorted(reports, key=lambda r: r.submission):
+        by_id = {task.id: task for task in report.tasks}
+        percent = 100 * report.score / report.max_score if report.max_score else 0.0
+        writer.writerow(
+            [
+                _cell(report.submission),
+                *[f"{by_id[t.id].score:g}" if t.id in by_id else "" for t in TASKS],
+                f"{report.score:g}",
+                f"{report.max_score:g}",
+                f"{percent:.1f}",
+                _cell(" | ".join(report.problems)),
+            ]
+        )
+    return write_output(Path(path), buffer.getvalue())
 
 
 def class_summary(reports: Sequence[Report]) -> dict:
@@ -65,11 +81,16 @@ def class_summary(reports: Sequence[Report]) -> dict:
     }
 
 
-def write_summary(reports: Sequence[Report], out: Path) -> dict:
-    """Write ``summary.json``, ``summary.md`` and ``totals.png`` into ``out``; return the summary."""
+def write_summary(reports: Sequence[Report], out: Path, written: dict[Path, Path] | None = None) -> dict:
+    """Write ``summary.json``, ``summary.md`` and ``totals.png`` into ``out``; return the summary.
+
+    ``written``, if given, gets each file's intended path mapped to where it was written.
+    """
     out = Path(out)
+    written = {} if written is None else written
     summary = class_summary(reports)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    path = out / "summary.json"
+    written[path] = write_output(path, json.dumps(summary, indent=2) + "\n")
     lines = [
         f"# Class summary ({summary['submissions']} submissions)",
         "",
@@ -84,12 +105,14 @@ def write_summary(reports: Sequence[Report], out: Path) -> dict:
             f"| {task['id']} | {task['title']} | {100 * task['pass_rate']:.0f}% | "
             f"{task['mean_points']:g}/{task['max_score']:g} |"
         )
-    (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    plot_totals([r.score for r in reports], summary["total"]["max_score"], out / "totals.png")
+    path = out / "summary.md"
+    written[path] = write_output(path, "\n".join(lines) + "\n")
+    path = out / "totals.png"
+    written[path] = plot_totals([r.score for r in reports], summary["total"]["max_score"], path)
     return summary
 
 
-def plot_totals(totals: Sequence[float], max_score: float, path: Path) -> None:
+def plot_totals(totals: Sequence[float], max_score: float, path: Path) -> Path:
     """A histogram of total scores (matplotlib's Figure API, no display needed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -103,4 +126,6 @@ def plot_totals(totals: Sequence[float], max_score: float, path: Path) -> None:
     axes.set_ylabel("submissions")
     axes.set_title(f"Totals of {len(totals)} submissions")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=100)
+    return write_output(Path(path), image.getvalue())

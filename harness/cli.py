@@ -129,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_grading_options(batch)
 
     commands.add_parser("solutions", help="list the installed solution plugins")
+    isolation = commands.add_parser(
+        "isolation", help="say which isolation level submissions would be graded at here, and why"
+    )
+    isolation.add_argument(
+        "--secret-paths",
+        action="store_true",
+        help="instead, list fmlgrade's secret files and folders, one per line (for chmod -R o-rwx)",
+    )
+    isolation.add_argument("--worker-user", default="auto", metavar="USER", help="as for check (default auto)")
     add_reference_train_parser(commands)
     return parser
 
@@ -163,12 +172,19 @@ def _isolation(args: argparse.Namespace) -> IsolationSettings:
 def _check(args: argparse.Namespace) -> int:
     from .adapters import SubmissionError
     from .grading import grade_paths
-    from .report import render
+    from .report import check_destination, relocation_note, render
     from .runner import GraderError
     from .scoring import DEFAULT_RUBRIC, load_rubric
+    from .untrusted_text import neutralize
 
     started = time.perf_counter()
     try:
+        # Where the reports go is decided, and checked, before any submitted code runs.
+        for option, destination in (("--json", args.json), ("--gradescope", args.gradescope)):
+            if destination is not None:
+                check_destination(destination, option)
+        if args.json and args.gradescope and args.json.resolve() == args.gradescope.resolve():
+            raise ValueError(f"--json and --gradescope both name {args.json}; give two files")
         _require_device(args.device)
         rubric = load_rubric(args.rubric) if args.rubric else DEFAULT_RUBRIC
         report = grade_paths(
@@ -182,20 +198,36 @@ def _check(args: argparse.Namespace) -> int:
             isolation=_isolation(args),
         )
     except (SubmissionError, ValueError, KeyError, IsolationUnavailable) as exc:
-        return _fail(str(exc).strip("'\""))
+        # Messages may quote the submission (its file names, what it raised): neutralized.
+        return _fail(neutralize(str(exc).strip("'\"")))
     except GraderError as exc:
-        return _fail(str(exc), EXIT_GRADER)
+        return _fail(neutralize(str(exc)), EXIT_GRADER)
     if not args.quiet:
         render(report)
+    code = EXIT_OK
     if args.json:
-        report.write_json(args.json)
-        if not args.quiet:
-            print(f"report written to {args.json}")
+        try:
+            written = report.write_json(args.json)
+        except OSError as exc:
+            code = _fail(f"--json {args.json}: the report could not be written ({exc})", EXIT_GRADER)
+        else:
+            note = relocation_note(args.json, written)
+            if note:
+                print(note, file=sys.stderr)
+            if not args.quiet:
+                print(f"report written to {written}")
     if args.gradescope:
         from .gradescope import write_gradescope
 
-        write_gradescope(report, args.gradescope, execution_time=time.perf_counter() - started)
-    return EXIT_OK
+        try:
+            written = write_gradescope(report, args.gradescope, execution_time=time.perf_counter() - started)
+        except OSError as exc:
+            code = _fail(f"--gradescope {args.gradescope}: results.json could not be written ({exc})", EXIT_GRADER)
+        else:
+            note = relocation_note(args.gradescope, written, "Gradescope's results.json")
+            if note:
+                print(note, file=sys.stderr)
+    return code
 
 
 def _batch(args: argparse.Namespace) -> int:
@@ -247,12 +279,32 @@ def _solutions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _isolation_command(args: argparse.Namespace) -> int:
+    from . import boundary, process_limits, sandbox
+
+    if args.secret_paths:
+        for path in boundary.secret_paths():
+            print(path)
+        return EXIT_OK
+    try:
+        user = process_limits.choose_worker_user(args.worker_user)
+    except ValueError as exc:
+        return _fail(str(exc))
+    level, why = sandbox.available_level(user)
+    print(f"isolation: {level}")
+    if why:
+        print(f"not stronger because: {why}")
+    print("worker folders: " + ", ".join(f"{p.name} ({p.folder})" for p in boundary.worker_packages()))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "check": _check,
         "batch": _batch,
         "solutions": _solutions,
+        "isolation": _isolation_command,
         "reference-train": reference_train_command,
     }
     return handlers[args.command](args)

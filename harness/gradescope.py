@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .report import Report
+from .report import Report, write_output
 
 _STATUS_TEXT = {
     "passed": "Passed.",
@@ -56,10 +56,11 @@ def to_gradescope(report: Report, *, execution_time: float | None = None, visibi
     return results
 
 
-def write_gradescope(report: Report, path: Path, *, execution_time: float | None = None) -> None:
-    """Write ``results.json`` for ``report`` (whole, via a temporary name)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(to_gradescope(report, execution_time=execution_time), indent=2) + "\n")
-    partial.replace(path)
+def write_gradescope(report: Report, path: Path, *, execution_time: float | None = None) -> Path:
+    """Write ``results.json`` for ``report`` with :func:`~fmlgrade.harness.report.write_output`.
+
+    Returns where it was written: ``path``, or a fresh name beside it when a folder or link had taken
+    ``path``. Its texts are the report's, neutralized when the report was built.
+    """
+    text = json.dumps(to_gradescope(report, execution_time=execution_time), indent=2) + "\n"
+    return write_output(Path(path), text)

@@ -13,6 +13,7 @@ everything it started, and a new one is started for the next task.
 
 from __future__ import annotations
 
+import _signal  # signal's functions without its enum wrapping (which costs ~20 us a call)
 import contextlib
 import functools
 import multiprocessing
@@ -36,11 +37,20 @@ from fmlgrade.spec.worker.outcomes import NotAttempted, PrerequisiteFailed
 
 from . import boundary, process_limits, sandbox
 from .solution import Solution, SourceFile
-from .time_limit import CheckTimeout
-from .worker.channel import KINDS, Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteFailure
+from .time_limit import CheckTimeout, _safe_to_interrupt, can_limit
+from .worker.channel import KINDS, REF, ChannelError, Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteFailure
 from .worker.guards import FilePolicy
 from .worker.main import submission_folder
-from .worker.remote_objects import OBJECT_OPS, ObjectTable, ProxyCache, apply_op, ref_of
+from .worker.remote_objects import (
+    CALLBACK_BUDGET,
+    CALLBACK_MAX_OBJECTS,
+    CALLBACK_OPS,
+    ObjectTable,
+    ProxyCache,
+    apply_op,
+    callback_cost,
+    ref_of,
+)
 
 #: Seconds a worker may take to start and run the submission's files.
 STARTUP_SECONDS = 120.0
@@ -228,6 +238,9 @@ class WorkerClient:
                 [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, str(theirs.fileno()), os.pathsep.join(search_path)],
                 workdir=self.workdir, environment=environment, read_only=[_torch_home(), self.shared_root],
             )
+            # bubblewrap's own process is PID 1 in the sandbox, and its /proc/1/environ is readable
+            # there: it gets nothing of the grader's environment either.
+            popen["env"] = {"PATH": "/usr/bin:/bin"}
         else:
             search_path = [p for p in sys.path if p and os.path.realpath(p) != os.path.realpath(os.getcwd())]
             command = [sys.executable, "-I", "-c", _BOOTSTRAP, str(theirs.fileno()), os.pathsep.join(search_path)]
@@ -279,16 +292,19 @@ class WorkerClient:
         self.endpoint.deadline = self._launched_at + STARTUP_SECONDS
         try:
             message = self.endpoint._receive()
+            report = self.codec.decode(message[1]) if message[0] == "ready" and len(message) == 2 else None
         except (PeerGone, DeadlineExceeded) as exc:
             why = self._bury(timed_out=isinstance(exc, DeadlineExceeded))
             raise WorkerDied(f"the submission's process {why} before its files finished running") from None
+        except (ChannelError, LookupError) as exc:
+            raise self._malformed(exc, "before its files finished running") from None
         finally:
             if self.endpoint is not None:
                 self.endpoint.deadline = None
-        if message[0] != "ready":
+        if type(report) is not dict:
             self._bury()
             raise WorkerDied("the submission's process sent something else than its loading report")
-        self.report = self.codec.decode(message[1])
+        self.report = report
 
     def _bury(self, *, timed_out: bool = False) -> str:
         """Kill the worker and what it started; say how it ended."""
@@ -345,7 +361,10 @@ class WorkerClient:
 
     # -- requests ------------------------------------------------------------
     def request(self, op: str, *args: Any) -> Any:
-        """Ask the worker for ``op``; decode the answer. Raises on timeouts and deaths."""
+        """Ask the worker for ``op``; decode the answer. Raises on timeouts, deaths and malformed answers.
+
+        Sending, waiting, reading and decoding all count against ``deadline``.
+        """
         self.ensure_started()
         assert self.endpoint is not None
         self.endpoint.deadline = self.deadline
@@ -354,7 +373,14 @@ class WorkerClient:
             numbers = [n for generation, n in dropped if generation == self.generation]
             if numbers:
                 self._raw_request("release", numbers)
-        return self.codec.decode(self._raw_request(op, *[self.codec.encode(a) for a in args]))
+        answer = self._raw_request(op, *[self.codec.encode(a) for a in args])
+        try:
+            value = self.codec.decode(answer)
+        except ChannelError as exc:
+            raise self._malformed(exc) from None
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise self._timeout()
+        return value
 
     def _raw_request(self, op: str, *args: Any) -> Any:
         assert self.endpoint is not None
@@ -362,13 +388,27 @@ class WorkerClient:
             return self.endpoint.request(op, *args)
         except DeadlineExceeded:
             self._bury(timed_out=True)
-            limit = f" {self.time_limit:g} s" if self.time_limit else " its time limit"
-            raise CheckTimeout(
-                f"the task took longer than{limit} (an endless loop?) and was stopped; its process was ended"
-            ) from None
+            raise self._timeout(ended=True) from None
         except PeerGone:
             why = self._bury()
             raise WorkerDied(f"the submission's process {why}") from None
+        except ChannelError as exc:
+            raise self._malformed(exc) from None
+
+    def _timeout(self, *, ended: bool = False) -> CheckTimeout:
+        limit = f" {self.time_limit:g} s" if self.time_limit else " its time limit"
+        return CheckTimeout(
+            f"the task took longer than{limit} (an endless loop?) and was stopped"
+            + ("; its process was ended" if ended else "")
+        )
+
+    def _malformed(self, exc: BaseException, when: str = "") -> WorkerDied:
+        """End a worker whose channel broke or fell out of step (the next request starts a new one)."""
+        self._bury()
+        return WorkerDied(
+            f"the submission's process sent a malformed message{' ' + when if when else ''} ({exc}); "
+            "it was ended"
+        )
 
     def _object_request(self, kind: str, target: Any, op: str, args: tuple) -> Any:
         return self.request(kind, target, op, args)
@@ -379,21 +419,82 @@ class WorkerClient:
             raise TypeError(f"the grader does not hand objects of type {type(obj).__name__} to student code")
         return self.exports.export(obj)
 
+    #: What student code's calls into the grader's objects cost during this check (see ``callback_cost``).
+    _callback_spent = 0
+
     def _serve(self, op: str, args: tuple) -> Any:
+        """Answer student code's call into one of the grader's objects.
+
+        It may read and call them (:data:`CALLBACK_OPS`), never rebind anything;
+        the arguments' sizes are bounded per call and per check, and the call
+        runs under the task's deadline.
+        """
         if op != "object" or len(args) != 3:
-            raise PermissionError(f"the worker may not ask the grader for {op!r}")
+            raise PermissionError(f"the worker may not ask the grader for {op[:100]!r}")
+        if not (type(args[0]) is tuple and len(args[0]) == 6 and args[0][0] == REF and args[0][1] == "grader"):
+            raise PermissionError("student code may only ask the grader's objects that were handed to it")
         target, object_op, object_args = self.codec.decode(args)
-        if object_op not in OBJECT_OPS:
-            raise ValueError(f"unknown operation {object_op!r}")
-        if object_op in ("getattr", "setattr", "method") and (
-            type(object_args[0]) is not str or object_args[0].startswith("_")
+        if type(object_op) is not str or type(object_args) is not tuple:
+            raise PermissionError("a malformed call into the grader's objects")
+        if object_op not in CALLBACK_OPS:
+            raise PermissionError(
+                f"student code may read and call the grader's objects, not {object_op[:40]!r} them "
+                "(they cannot be changed from student code)"
+            )
+        if object_op in ("getattr", "method") and (
+            not object_args or type(object_args[0]) is not str or object_args[0].startswith("_")
         ):
             raise PermissionError("student code may only use public attributes of the grader's objects")
-        return self.codec.encode(apply_op(target, object_op, tuple(object_args)))
+        cost = callback_cost(object_args)
+        if self._callback_spent + cost > CALLBACK_BUDGET or len(self.exports) >= CALLBACK_MAX_OBJECTS:
+            raise PermissionError(
+                "student code asked more of the grader's objects in this check than the grader allows "
+                f"({CALLBACK_BUDGET} numbers passed, {CALLBACK_MAX_OBJECTS} objects held)"
+            )
+        self._callback_spent += cost
+        try:
+            result = self._until_deadline(apply_op, target, object_op, object_args)
+        except CheckTimeout:
+            self._bury(timed_out=True)
+            raise self._timeout(ended=True) from None
+        return self.codec.encode(result)
+
+    def _until_deadline(self, function: Any, *args: Any) -> Any:
+        """``function(*args)``, interrupted with :class:`CheckTimeout` at the deadline (by ``SIGALRM``, in the
+        grader's objects' code only, never in the harness). Where another limit runs already (a nested
+        call-back, an in-process check), that one bounds it."""
+        if self.deadline is None or not can_limit():
+            return function(*args)
+        if _signal.getsignal(_signal.SIGALRM) not in (_signal.SIG_DFL, _signal.SIG_IGN, None):
+            return function(*args)
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded("the task's time was up before the call into the grader's objects")
+        previous = _signal.signal(_signal.SIGALRM, self._interrupt_grader_code)
+        _signal.setitimer(_signal.ITIMER_REAL, remaining, 1.0)
+        try:
+            return function(*args)
+        finally:
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
+            _signal.signal(_signal.SIGALRM, previous)
+
+    @staticmethod
+    def _interrupt_grader_code(signum: int, frame: Any) -> None:
+        if _safe_to_interrupt(frame):
+            raise CheckTimeout("a call into the grader's objects ran past the deadline")
 
     def end_check(self) -> None:
-        """Revoke what the grader handed over during a check."""
+        """Revoke what the grader handed over during a check, and reset its call-back allowance.
+
+        A worker that sent something nobody asked for (an extra frame, an
+        answer to nothing) is out of step with the grader: it is ended here, so
+        that the next check gets a new one instead of a stale message.
+        """
         self.exports.clear()
+        self._callback_spent = 0
+        endpoint = self.endpoint
+        if endpoint is not None and self.report is not None and self.alive and endpoint.has_unread():
+            self._bury()
 
     def stand_in_sources(self, names: Iterable[str]) -> dict[str, tuple[str, str, str | None]]:
         """What the worker needs to build the stand-ins ``names``: (module, attribute, source text);
@@ -415,16 +516,18 @@ class WorkerClient:
         assert self.shared_root is not None
         source = os.path.realpath(path)
         if source not in self.shared:
-            target = os.path.join(self.shared_root, str(len(self.shared)), os.path.basename(source))
+            holder = tempfile.mkdtemp(prefix=f"{len(self.shared)}-", dir=self.shared_root)  # fresh, never planted
+            target = os.path.join(holder, os.path.basename(source))
             if os.path.isdir(source):
                 shutil.copytree(source, target, symlinks=True)
             else:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                shutil.copy2(source, target)
-            for root, _folders, files in os.walk(os.path.dirname(target)):
-                os.chmod(root, 0o755)
-                for name in files:
-                    os.chmod(os.path.join(root, name), 0o644, follow_symlinks=False)
+                shutil.copy2(source, target, follow_symlinks=True)
+            for root, folders, files in os.walk(holder):
+                for name in [*folders, *files]:
+                    entry = os.path.join(root, name)
+                    if not os.path.islink(entry):
+                        os.chmod(entry, 0o755 if os.path.isdir(entry) else 0o644)
+            os.chmod(holder, 0o755)
             self.shared[source] = target
         return self.shared[source]
 

@@ -2,7 +2,11 @@
 
 A check is one spec test run against one solution. Its feedback is written
 for a student: the message of the failed assertion, the smallest input
-hypothesis found, and where in their own file an exception came from.
+hypothesis found, and where in their own file an exception came from. Much of
+it is the submission's own text (its exception messages, reprs of its values),
+so :func:`classify` hands it back neutralized and bounded
+(:mod:`fmlgrade.harness.untrusted_text`); reports neutralize everything again
+when they are built, whatever the source of a check's feedback.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fmlgrade.spec.worker.outcomes import NotAttempted, PrerequisiteFailed
 
 from .isolation import WorkerFailure
 from .time_limit import CheckTimeout
+from .untrusted_text import MAX_MESSAGE, neutralize
 from .worker.channel import RemoteFailure
 from .worker.tracebacks import traceback_location
 
@@ -24,8 +29,8 @@ if sys.version_info < (3, 11):  # pragma: no cover - hypothesis brings the backp
 
 CheckStatus = Literal["passed", "failed", "error", "not_attempted", "skipped", "timeout"]
 
-#: Longest feedback kept per check; hypothesis can print large arrays.
-MAX_FEEDBACK = 2500
+#: Longest feedback kept per check; hypothesis can print large arrays, a submission huge messages.
+MAX_FEEDBACK = MAX_MESSAGE
 
 
 @dataclass
@@ -43,13 +48,6 @@ class CheckResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _clip(text: str) -> str:
-    text = text.strip()
-    if len(text) <= MAX_FEEDBACK:
-        return text
-    return text[: MAX_FEEDBACK - 20].rstrip() + "\n... (shortened)"
 
 
 def _hypothesis_notes(exc: BaseException) -> list[str]:
@@ -78,11 +76,20 @@ def _student_location(exc: BaseException, student_files: Iterable[str]) -> str:
 
 
 def classify(exc: BaseException, student_files: Iterable[str]) -> tuple[CheckStatus, str]:
-    """Map an exception raised by a check to a status and student-facing feedback."""
+    """Map an exception raised by a check to a status and student-facing feedback.
+
+    The feedback is neutralized and at most :data:`MAX_FEEDBACK` characters long.
+    """
+    status, feedback = _classify(exc, student_files)
+    return status, neutralize(feedback.strip(), MAX_FEEDBACK)
+
+
+def _classify(exc: BaseException, student_files: Iterable[str]) -> tuple[CheckStatus, str]:
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         inner = exc.exceptions[0]
-        status, feedback = classify(inner, student_files)
-        return status, _clip(f"{feedback}\n(the failure did not reproduce reliably: {type(exc).__name__})")
+        status, feedback = _classify(inner, student_files)
+        feedback = neutralize(feedback.strip(), MAX_FEEDBACK - 100)  # room for the line below
+        return status, f"{feedback}\n(the failure did not reproduce reliably: {type(exc).__name__})"
     notes = _hypothesis_notes(exc)
     if isinstance(exc, CheckTimeout):
         where = _student_location(exc, student_files)
@@ -96,12 +103,12 @@ def classify(exc: BaseException, student_files: Iterable[str]) -> tuple[CheckSta
         return "error", str(exc)
     if isinstance(exc, AssertionError):
         message = str(exc) or "a check failed"
-        return "failed", _clip("\n".join([message, *notes]))
+        return "failed", "\n".join([message, *notes])
     if isinstance(exc, WorkerFailure):
-        return "error", _clip(str(exc))
+        return "error", str(exc)
     where = _student_location(exc, student_files)
     type_name = exc.type_name if isinstance(exc, RemoteFailure) else type(exc).__name__
     message = f"{type_name}: {exc}"
     if where:
         message += f"\n  raised at {where}"
-    return "error", _clip("\n".join([message, *notes]))
+    return "error", "\n".join([message, *notes])

@@ -187,12 +187,16 @@ def _gpu_binds() -> list[str]:
 
 
 def _masks(bound: Sequence[str]) -> list[str]:
-    """Empty folders over every fmlgrade package folder that a bound folder would otherwise show."""
+    """Empty folders (and empty files) over every secret path that a bound folder would otherwise show."""
     args: list[str] = []
-    for root in boundary.secret_folders():
-        real = str(root)
-        if any(real == b or real.startswith(b + os.sep) for b in bound):
+    for path in [*boundary.secret_folders(), *boundary.secret_paths()]:
+        real = str(path.resolve())
+        if not any(real == b or real.startswith(b.rstrip(os.sep) + os.sep) for b in bound):
+            continue
+        if os.path.isdir(real):
             args += ["--tmpfs", real]
+        elif os.path.exists(real):
+            args += ["--ro-bind", "/dev/null", real]
     return args
 
 
@@ -237,6 +241,8 @@ def bwrap_command(
     args += _worker_tree()
     for folder in read_only:
         args += ["--ro-bind-try", folder, folder]
+    # Whatever a read-only folder is (a cache above the checkout, say), the secret folders stay hidden.
+    args += _masks([os.path.realpath(f) for f in read_only if os.path.isdir(f)])
     args += ["--bind", workdir, workdir, "--chdir", workdir, "--clearenv"]
     for name, value in environment.items():
         args += ["--setenv", name, value]

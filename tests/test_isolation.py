@@ -298,3 +298,208 @@ def test_each_stand_in_is_sent_as_its_own_module():
     module, attribute, source = stand_in_source("store_checkpoint")
     assert attribute == "store_checkpoint" and "def early_stopping_check" not in source
     assert "class AdaptedVGG" not in source
+
+
+# -- the grader is bounded against the channel: student code that writes to it directly ----------
+
+CHANNEL = '''
+import gc, os, pickle, struct, threading, time
+from multiprocessing.connection import Connection
+
+def _channel():
+    return next(o for o in gc.get_objects() if isinstance(o, Connection) and not o.closed)
+
+def _plain(value):  # a pickle without shared references, as the grader reads them
+    import io
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=5)
+    pickler.fast = True
+    pickler.dump(value)
+    return buffer.getvalue()
+
+def garbage():
+    _channel().send_bytes(b"this is not a pickle")
+    return 1
+
+def late_garbage():
+    channel = _channel()
+    def later():
+        time.sleep(0.2)
+        channel.send_bytes(_plain(("ok", 12345, "an answer to nothing")))
+    threading.Thread(target=later).start()
+    return 2
+
+def bomb():
+    value = [0]
+    for _ in range(60):
+        value = [value, value]  # 2**60 leaves in a few hundred bytes
+    # a call into the grader: no request number to guess
+    _channel().send_bytes(pickle.dumps(("req", 1, "object", (value, "call", ((), {})))))
+    time.sleep(60)
+
+def huge_header(length):
+    os.write(_channel().fileno(), struct.pack("!i", length) + b"\\x80\\x05")
+    time.sleep(60)
+
+def never_read():
+    channel = _channel()
+    for number in range(1_000_000):
+        channel.send_bytes(_plain(("req", number, "x" * 3000, ())))  # each answered with an error
+    time.sleep(60)
+
+def ok():
+    return 7
+'''
+
+
+def _next_request_gets_a_new_worker(solution: IsolatedSolution, client: WorkerClient) -> None:
+    client.deadline = None
+    assert solution.get("ok")() == 7
+    assert client.generation == 2
+
+
+def test_a_garbage_frame_costs_its_request_and_the_next_gets_a_new_worker(worker):
+    client = worker(CHANNEL)
+    solution = IsolatedSolution(client)
+    with pytest.raises(WorkerDied, match="malformed message"):
+        solution.get("garbage")()
+    _next_request_gets_a_new_worker(solution, client)
+
+
+def test_a_message_nobody_asked_for_ends_the_worker_at_the_end_of_the_check(worker):
+    client = worker(CHANNEL)
+    solution = IsolatedSolution(client)
+    assert solution.get("late_garbage")() == 2
+    time.sleep(0.6)
+    client.end_check()  # the plugin calls it after every check
+    assert client.process is None
+    _next_request_gets_a_new_worker(solution, client)
+
+
+def test_a_tiny_message_that_decodes_to_a_huge_structure_is_refused_at_once(worker):
+    import resource
+
+    client = worker(CHANNEL)
+    solution = IsolatedSolution(client)
+    bomb = solution.get("bomb")
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    client.deadline = time.monotonic() + 30
+    started = time.monotonic()
+    with pytest.raises(WorkerDied, match="malformed message.*refused pickle operation"):
+        bomb()
+    assert time.monotonic() - started < 5  # refused on reading, not after the deadline
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 100 * 1024  # KiB
+    _next_request_gets_a_new_worker(solution, client)
+
+
+def test_a_frame_header_claiming_too_much_is_refused_at_once(worker):
+    client = worker(CHANNEL)
+    solution = IsolatedSolution(client)
+    client.deadline = time.monotonic() + 30
+    started = time.monotonic()
+    with pytest.raises(WorkerDied, match="over the limit"):
+        solution.get("huge_header")(2**31 - 1)
+    assert time.monotonic() - started < 5
+    _next_request_gets_a_new_worker(solution, client)
+
+
+def test_a_message_that_never_finishes_runs_into_the_deadline(worker):
+    client = worker(CHANNEL)
+    solution = IsolatedSolution(client)
+    huge_header = solution.get("huge_header")
+    client.deadline = time.monotonic() + 1.5
+    started = time.monotonic()
+    with pytest.raises(CheckTimeout):
+        huge_header(100_000)
+    assert time.monotonic() - started < 10
+    _next_request_gets_a_new_worker(solution, client)
+
+
+def test_a_worker_that_never_reads_its_answers_gets_a_timeout_not_a_hang(worker):
+    client = worker(CHANNEL)
+    solution = IsolatedSolution(client)
+    never_read = solution.get("never_read")
+    client.deadline = time.monotonic() + 2.0
+    started = time.monotonic()
+    with pytest.raises(CheckTimeout):
+        never_read()
+    assert time.monotonic() - started < 12
+    _next_request_gets_a_new_worker(solution, client)
+
+
+CALLBACK_ABUSE = '''
+import numpy as np
+
+def build(cls, size):
+    net = cls(size)
+    return "built"
+
+def rebind(obj):
+    obj.forward = lambda self, x: x
+    return "rebound"
+
+def rebind_item(obj):
+    obj[0] = 1
+    return "rebound"
+
+def forward(layer, x):
+    return layer.forward(x)
+
+def wait(obj, seconds):
+    return obj.wait(seconds)
+
+def ok():
+    return 7
+'''
+
+
+def test_call_backs_refuse_huge_arguments_before_allocating_anything(worker):
+    import resource
+
+    solution = IsolatedSolution(worker(CALLBACK_ABUSE))
+    build = solution.get("build")
+    assert build(reference_part1.MyNeuralNet, 50) == "built"
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(PermissionError, match="ints up to"):
+        build(reference_part1.MyNeuralNet, 10**9)  # would be 8 GB of weights in the grader
+    with pytest.raises(PermissionError, match="numbers in one call"):
+        solution.get("forward")(reference_part1.MyReLU(), np.zeros((10**6, 1)))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 100 * 1024  # KiB
+    np.testing.assert_array_equal(solution.get("forward")(reference_part1.MyReLU(), np.array([[-1.0], [2.0]])),
+                                  [[0.0], [2.0]])
+
+
+def test_call_backs_cannot_rebind_the_graders_objects_or_classes(worker):
+    solution = IsolatedSolution(worker(CALLBACK_ABUSE))
+    forward_before = reference_part1.MyReLU.forward
+    layer = reference_part1.MyReLU()
+    for target in (layer, reference_part1.MyReLU):
+        with pytest.raises(PermissionError, match="not 'setattr'"):
+            solution.get("rebind")(target)
+    with pytest.raises(PermissionError, match="not 'setitem'"):
+        solution.get("rebind_item")(layer)
+    assert reference_part1.MyReLU.forward is forward_before and "forward" not in vars(layer)
+
+
+class _SlowGraderObject:
+    def wait(self, seconds):
+        time.sleep(seconds)
+        return "woke"
+
+
+def test_a_call_back_that_computes_for_long_ends_at_the_deadline(worker, monkeypatch):
+    from fmlgrade.harness import isolation
+
+    is_grader_object = isolation._is_grader_object
+    monkeypatch.setattr(isolation, "_is_grader_object",
+                        lambda obj: isinstance(obj, _SlowGraderObject) or is_grader_object(obj))
+    client = worker(CALLBACK_ABUSE)
+    solution = IsolatedSolution(client)
+    wait = solution.get("wait")
+    assert wait(_SlowGraderObject(), 0) == "woke"
+    client.deadline = time.monotonic() + 1.5
+    started = time.monotonic()
+    with pytest.raises(CheckTimeout):
+        wait(_SlowGraderObject(), 60)
+    assert time.monotonic() - started < 10
+    _next_request_gets_a_new_worker(solution, client)

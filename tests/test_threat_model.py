@@ -187,6 +187,10 @@ ATTACKS: tuple[Attack, ...] = (
         problem="syntax error",
     ),
     Attack("attack_import_error.py", ALL, W78, NOT_DEFINED, problem="not_a_module"),
+    # what the submission says, aimed at the instructor: escape sequences, bidi overrides, NUL, 2 MB
+    # (its import-time message is a problem, shown as visible escapes; tests/test_untrusted_text.py
+    # checks that no such character reaches the output, the JSON or results.json)
+    Attack("attack_escape_sequences.py", ALL, W7, {"1.7": CRASHED}, problem=r"\\x1b\]0;fmlgrade"),
 )
 
 HONEST = Attack("honest_part1.py", ALL, ALL)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .channel import Codec, Endpoint
+from .channel import Codec, Endpoint, dumps_plain
 from .remote_objects import OBJECT_OPS, ObjectTable, ProxyCache, apply_op, ref_of
 
 #: Outcome exceptions of the spec that keep their meaning across the channel.
@@ -200,7 +200,7 @@ def main(fd: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - report, then exit
         report = {"problems": [f"the submission could not be loaded: {type(exc).__name__}: {exc}"],
                   "left_out": [], "names": []}
-    connection.send_bytes(pickle.dumps(("ready", worker.codec.encode(report))))
+    connection.send_bytes(dumps_plain(("ready", worker.codec.encode(report))))
     worker.endpoint.serve_forever()
     os._exit(0)
 

@@ -5,7 +5,9 @@ was made and the other side gets a :class:`Proxy`, whose attribute reads,
 calls and item access become requests. The grader holds proxies of student
 objects; the worker holds proxies of the few grader objects a check hands to
 student code (reference layers for ``MyNeuralNet``, say), and the grader
-answers those requests under :class:`ExportPolicy`.
+answers those requests under the limits below (:data:`CALLBACK_OPS`,
+:func:`callback_cost`): student code may read and call the grader's objects,
+with arguments of bounded size, and never rebind anything of theirs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import itertools
+import sys
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +28,61 @@ from .channel import Ref, RemoteFailure
 OBJECT_OPS = frozenset(
     {"call", "method", "getattr", "setattr", "getitem", "setitem", "len", "iter", "next", "repr", "bool", "array"}
 )
+#: The operations student code may ask of the grader's objects: read and call them, never rebind anything.
+CALLBACK_OPS = frozenset({"call", "method", "getattr", "len", "repr", "bool"})
+#: Largest int student code may pass to the grader's objects (a layer's or network's width, say).
+CALLBACK_MAX_INT = 2**10
+#: Most numbers (array elements, ints, floats, containers; a string counts one per 8 characters) the
+#: arguments of one call into the grader may hold.
+CALLBACK_MAX_VALUES = 2**14
+#: Largest product of one call's int arguments (what a constructor may allocate from them).
+CALLBACK_MAX_PRODUCT = 2**20
+#: Most numbers all calls into the grader during one check may carry, their ints' products included:
+#: what the grader's objects may keep of them (a record of calls, the layers built) stays bounded.
+CALLBACK_BUDGET = 2**24
+#: Most of the grader's objects student code may hold at a time during one check.
+CALLBACK_MAX_OBJECTS = 4096
+
+
+def callback_cost(args: Any) -> int:
+    """What the arguments of one call into the grader may cost it: the numbers they hold, plus the
+    product of their ints. Raises ``PermissionError`` where they are over the limits above."""
+    values, product, pending = 8, 1, [args]
+    while pending:
+        value = pending.pop()
+        kind = type(value)
+        if kind is int or (isinstance(value, np.generic) and value.dtype.kind in "iu"):
+            size = abs(int(value))
+            if size > CALLBACK_MAX_INT:
+                raise PermissionError(
+                    f"student code may pass the grader's objects ints up to {CALLBACK_MAX_INT}, not {size:.3g}"
+                )
+            product *= max(size, 1)
+            values += 1
+        elif kind in (str, bytes):
+            values += 1 + len(value) // 8
+        elif kind in (list, tuple, set, frozenset):
+            values += 1
+            pending.extend(value)
+        elif kind is dict:
+            values += 1
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, np.ndarray):
+            values += value.size
+        else:
+            torch = sys.modules.get("torch")
+            tensor = torch is not None and not isinstance(value, Proxy) and isinstance(value, torch.Tensor)
+            values += int(value.numel()) if tensor else 1
+        if values > CALLBACK_MAX_VALUES:
+            raise PermissionError(
+                f"student code may pass the grader's objects at most {CALLBACK_MAX_VALUES} numbers in one call"
+            )
+    if product > CALLBACK_MAX_PRODUCT:
+        raise PermissionError(
+            f"student code may pass the grader's objects ints whose product is at most {CALLBACK_MAX_PRODUCT}"
+        )
+    return values + product
 
 
 def type_names(obj: Any) -> tuple[str, ...]:
@@ -81,6 +139,9 @@ class ObjectTable:
             obj = self._objects.pop(number, None)
             if obj is not None and self._ids_by_identity.get(id(obj)) == number:
                 del self._ids_by_identity[id(obj)]
+
+    def __len__(self) -> int:
+        return len(self._objects)
 
     def clear(self) -> None:
         """Forget every object (the refs the other side holds stop working)."""
@@ -265,6 +326,8 @@ class _Iteration:
 
 
 _PROXY_TYPES: dict[str, type] = {}
+#: Most proxy types kept (a worker may make up any number of type names; later ones share one type).
+_MAX_PROXY_TYPES = 1024
 
 
 def proxy_type(ref: Ref) -> type:
@@ -272,6 +335,11 @@ def proxy_type(ref: Ref) -> type:
     qualified = ref.type_names[0] if ref.type_names else "object"
     cls = _PROXY_TYPES.get(qualified)
     if cls is None:
+        if len(_PROXY_TYPES) >= _MAX_PROXY_TYPES:
+            qualified = "remote.object"
+            cls = _PROXY_TYPES.get(qualified)
+            if cls is not None:
+                return cls
         name = qualified.rpartition(".")[2] or "object"
         cls = type(name, (Proxy,), {"__slots__": (), "__module__": "remote"})
         _PROXY_TYPES[qualified] = cls

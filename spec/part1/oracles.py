@@ -6,6 +6,10 @@
 * ``torch.autograd`` (and one ``torch.optim.SGD`` step) on the same float64
   numbers, where torch is installed; torch is imported only when called.
 
+The gradient-checking core (tolerances, comparisons, central differences, the
+torch.autograd VJP) is :mod:`fmlgrade.spec.gradients`, the public API for
+checking any layer; this module adds what is particular to the assignment.
+
 Each oracle that returns an expected value has a ``*_scale`` companion giving,
 elementwise, the magnitude of the terms summed to produce it (``|x| @ |w| + |b|``
 for ``x @ w + b``). Tolerances are relative to that magnitude, not to the
@@ -19,85 +23,48 @@ for them.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from fmlgrade.spec.assertions import as_float_array, assert_close
+from fmlgrade.spec.gradients import (  # noqa: F401 - the checks use them through this module
+    ABS_FLOOR,
+    ATOL,
+    FD_STEP,
+    RTOL,
+    allowed_error,
+    assert_matches,
+    assert_step,
+    central_differences_vjp,
+    torch_available,
+    torch_vjp,
+)
 from fmlgrade.spec.worker.outcomes import NotAttempted, PrerequisiteFailed, prerequisite
 
 # --------------------------------------------------------------------------------------
-# Tolerances
+# Tolerances and comparisons: the gradient-checking core of fmlgrade.spec.gradients
 # --------------------------------------------------------------------------------------
 
-#: Relative tolerance: torch.autograd.gradcheck's default rtol. It only ever grants 0.1 %
-#: of the expected value; the bugs these checks look for (a missing transpose, bias or
-#: 1/B, a mean for a sum, a wrong sign, the wrong ReLU mask) are off by O(100 %) of some
-#: element in almost every example.
-RTOL = 1e-3
-
-#: Absolute tolerance per unit of magnitude of the terms summed (gradcheck's default atol,
-#: 1e-5, applied per unit of term size instead of once). Why this size:
-#: * float32 internals (allowed: the alternative solution casts to float32): rounding each
-#:   operand to float32 (2**-24 ~ 6e-8 relative) and accumulating at most MAX_WIDTH + 1 = 8
-#:   products and a bias in float32 errs by at most ~(8 + 2) * 6e-8 = 6e-7 times the sum of
-#:   |terms| (worst case; typically sqrt(8) * 6e-8 ~ 2e-7), 15 to 50 times below ATOL;
-#: * a float32 copy of a parameter kept after ``update`` errs by 6e-8 of its size, below
-#:   ATOL * |w| by a factor 150.
-ATOL = 1e-5
-
-#: Absolute floor, in units of ATOL, added to every scale (so the floor is gradcheck's
-#: atol itself, 1e-5). It covers what does not scale with the terms:
-#: * central differences in float64: each f(x +- h) rounds by ~n * 1.1e-16 of its terms
-#:   T (with the strategies' bounds T <= 7 * 10 * 3 + 3 = 213), so the quotient errs by
-#:   ~n * 1.1e-16 * T / h ~ 2e-7 per output for h = 1e-6, times sum |gradient| after the
-#:   contraction; measured, the largest error is a few 1e-9, far below 1e-5;
-#: * float32 flushes magnitudes below ~1e-38 to zero.
-#: Measured over 3000 examples of the strategies: finite differences use at most 0.04 % of
-#: the allowed error, the float32 alternative solution at most 0.5 %; every bug tried
-#: (missing transpose, bias or 1/B, mean for sum, wrong sign, wrong ReLU mask) exceeds it.
-ABS_FLOOR = 1.0
-
-#: Finite-difference step for float64 (gradcheck's eps). The functions differenced here are
-#: affine or ReLU with inputs at least KINK_MARGIN = 1e-3 from the kink, so there is no
-#: truncation error and x +- h never crosses the kink.
-FD_STEP = 1e-6
-
-
-def allowed_error(expected: Any, scale: Any) -> np.ndarray:
-    """Elementwise allowed ``|actual - expected|``: ``ATOL * (scale + ABS_FLOOR) + RTOL * |expected|``."""
-    expected = np.asarray(expected, dtype=np.float64)
-    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), expected.shape)
-    return ATOL * (scale + ABS_FLOOR) + RTOL * np.abs(expected)
-
-
-def assert_matches(actual: Any, expected: Any, scale: Any, *, what: str, inputs=None) -> np.ndarray:
-    """Check shape, then values within :func:`allowed_error`; return ``actual`` as float64."""
-    expected = np.asarray(expected, dtype=np.float64)
-    assert_close(actual, expected, what=what, rtol=0.0, atol=allowed_error(expected, scale), inputs=inputs)
-    return as_float_array(actual, what=what)
-
-
-def assert_step(
-    before: np.ndarray,
-    after: Any,
-    learn_rate: float,
-    gradient: np.ndarray,
-    gradient_scale: np.ndarray,
-    *,
-    what: str,
-    inputs=None,
-) -> None:
-    """Check that a parameter went from ``before`` to ``before - learn_rate * gradient``.
-
-    Allowed error: the learning rate times the gradient's tolerance, plus ATOL * |before|
-    for a parameter the solution keeps in float32.
-    """
-    expected = before - learn_rate * gradient
-    allowed = learn_rate * allowed_error(gradient, gradient_scale) + ATOL * np.abs(before)
-    assert_close(after, expected, what=what, rtol=0.0, atol=allowed, inputs=inputs)
+# RTOL (gradcheck's 1e-3), ATOL (gradcheck's 1e-5 per unit of term magnitude), ABS_FLOOR
+# and FD_STEP (gradcheck's eps, 1e-6) are defined, with their general justification, in
+# fmlgrade.spec.gradients; allowed_error, assert_matches and assert_step compare with them.
+# Why they suffice for the examples of Part 1:
+# * float32 internals (allowed: the alternative solution casts to float32): rounding each
+#   operand to float32 (2**-24 ~ 6e-8 relative) and accumulating at most MAX_WIDTH + 1 = 8
+#   products and a bias in float32 errs by at most ~(8 + 2) * 6e-8 = 6e-7 times the sum of
+#   |terms| (worst case; typically sqrt(8) * 6e-8 ~ 2e-7), 15 to 50 times below ATOL;
+# * a float32 copy of a parameter kept after ``update`` errs by 6e-8 of its size, below
+#   ATOL * |w| by a factor 150;
+# * central differences in float64: each f(x +- h) rounds by ~n * 1.1e-16 of its terms
+#   T (with the strategies' bounds T <= 7 * 10 * 3 + 3 = 213), so the quotient errs by
+#   ~n * 1.1e-16 * T / h ~ 2e-7 per output for h = 1e-6, times sum |gradient| after the
+#   contraction; measured, the largest error is a few 1e-9, far below the floor 1e-5;
+# * the functions differenced here are affine or ReLU with inputs at least KINK_MARGIN =
+#   1e-3 from the kink, so there is no truncation error and x +- h never crosses the kink.
+# Measured over 3000 examples of the strategies: finite differences use at most 0.04 % of
+# the allowed error, the float32 alternative solution at most 0.5 %; every bug tried
+# (missing transpose, bias or 1/B, mean for sum, wrong sign, wrong ReLU mask) exceeds it.
 
 
 # --------------------------------------------------------------------------------------
@@ -161,29 +128,8 @@ def net_forward_scale(x, w1, b1, w2, b2) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------
-# Central finite differences (float64)
+# Central finite differences (float64), by fmlgrade.spec.gradients.central_differences_vjp
 # --------------------------------------------------------------------------------------
-
-
-def central_differences_vjp(
-    function: Callable[[np.ndarray], np.ndarray], at: Any, gradient: Any, step: float = FD_STEP
-) -> np.ndarray:
-    """``d/d(at) sum(gradient * function(at))``, one element of ``at`` at a time.
-
-    Each element is moved by ``+- step``; the difference of the outputs is taken before
-    the contraction with ``gradient`` and divided by the step actually represented
-    (``(a + h) - (a - h)``), which keeps the rounding error near ``eps * |terms| / h``.
-    """
-    at = np.array(at, dtype=np.float64)
-    gradient = _f64(gradient)
-    result = np.empty_like(at)
-    for index in np.ndindex(at.shape):
-        plus, minus = at.copy(), at.copy()
-        plus[index] += step
-        minus[index] -= step
-        difference = _f64(function(plus)) - _f64(function(minus))
-        result[index] = np.sum(gradient * difference) / (plus[index] - minus[index])
-    return result
 
 
 def fd_linear_input_gradient(x, w, b, gradient) -> np.ndarray:
@@ -208,33 +154,23 @@ def fd_relu_input_gradient(x, gradient) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def torch_available() -> bool:
-    """Whether torch can be imported here (without importing it)."""
-    return importlib.util.find_spec("torch") is not None
-
-
-def _torch():
+def _tensor(array: Any, *, grad: bool = False):
     import torch
 
-    return torch
-
-
-def _tensor(array: Any, *, grad: bool = False):
-    torch = _torch()
     return torch.tensor(_f64(array), dtype=torch.float64, requires_grad=grad)
 
 
 def torch_linear_gradients(x, w, b, gradient) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """dL/dx, dL/dw, dL/db of ``L = sum(gradient * (x @ w + b))`` by torch.autograd."""
-    x_t, w_t, b_t = _tensor(x, grad=True), _tensor(w, grad=True), _tensor(b, grad=True)
-    (x_t @ w_t + b_t).backward(_tensor(gradient))
-    return x_t.grad.numpy(), w_t.grad.numpy(), b_t.grad.numpy()
+    grads, _ = torch_vjp(lambda x, w, b: x @ w + b, {"x": x, "w": w, "b": b}, gradient)
+    return grads["x"], grads["w"], grads["b"]
 
 
 def torch_sgd_step(x, w, b, gradient, learn_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """``w`` and ``b`` after one ``torch.optim.SGD(lr=learn_rate)`` step on
     ``L = sum(gradient * (x @ w + b))``."""
-    torch = _torch()
+    import torch
+
     w_t, b_t = _tensor(w, grad=True), _tensor(b, grad=True)
     (_tensor(x) @ w_t + b_t).backward(_tensor(gradient))
     try:
@@ -255,10 +191,7 @@ def torch_sgd_step(x, w, b, gradient, learn_rate: float) -> tuple[np.ndarray, np
 
 def torch_relu_input_gradient(x, gradient) -> np.ndarray:
     """dL/dx of ``L = sum(gradient * relu(x))`` by torch.autograd."""
-    torch = _torch()
-    x_t = _tensor(x, grad=True)
-    torch.relu(x_t).backward(_tensor(gradient))
-    return x_t.grad.numpy()
+    return torch_vjp(lambda x: x.relu(), {"x": x}, gradient)[0]["x"]
 
 
 # --------------------------------------------------------------------------------------

@@ -21,6 +21,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from fmlgrade.spec import gradients
+from fmlgrade.spec.gradients import float_arrays  # noqa: F401 - part of this module's vocabulary
+
 # --------------------------------------------------------------------------------------
 # Sizes and numbers (tasks 1.1 - 1.3)
 # --------------------------------------------------------------------------------------
@@ -34,7 +37,7 @@ INPUT_MAX = 10.0
 WEIGHT_MAX = 3.0
 #: ReLU inputs drawn away from the kink have at least this magnitude (far above the
 #: finite-difference step of the oracles, so x +- h never crosses 0).
-KINK_MARGIN = 1e-3
+KINK_MARGIN = gradients.KINK_MARGIN
 
 
 def batch_sizes(min_size: int = 1, max_size: int = MAX_BATCH) -> st.SearchStrategy[int]:
@@ -54,18 +57,13 @@ def layer_shapes() -> st.SearchStrategy[tuple[int, int]]:
 
 def finite_floats(max_abs: float) -> st.SearchStrategy[float]:
     """Finite float64 numbers in ``[-max_abs, max_abs]`` (0 included, no subnormals)."""
-    return st.floats(
-        -max_abs, max_abs, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=64
-    )
+    return gradients.finite_floats(-max_abs, max_abs)
 
 
 def away_from_zero(low: float, high: float) -> st.SearchStrategy[float]:
-    """Numbers ``sign * m`` with ``m`` in ``[low, high]``: never 0, never closer to 0 than ``low``."""
-    return st.builds(
-        lambda sign, magnitude: sign * magnitude,
-        st.sampled_from([1.0, -1.0]),
-        st.floats(low, high, allow_nan=False, allow_infinity=False, width=64),
-    )
+    """Numbers ``sign * m`` with ``m`` in ``[low, high]``: never 0, never closer to 0 than ``low``
+    (the kink strategy of :mod:`fmlgrade.spec.gradients` with the one kink 0)."""
+    return gradients.away_from_kinks((0.0,), low, -high, high)
 
 
 # Element strategies, built once: building strategies anew for every example is a
@@ -75,14 +73,6 @@ _WEIGHTS = finite_floats(WEIGHT_MAX)
 _NONZERO_GRADIENTS = away_from_zero(0.1, WEIGHT_MAX)
 _AWAY_FROM_KINK = away_from_zero(KINK_MARGIN, INPUT_MAX)
 _ANY_RELU_INPUT = st.one_of(st.just(0.0), _AWAY_FROM_KINK, _INPUTS)
-
-
-@cache
-def float_arrays(
-    shape: tuple[int, ...], elements: st.SearchStrategy[float]
-) -> st.SearchStrategy[np.ndarray]:
-    """float64 arrays of ``shape`` whose elements are all drawn from ``elements``, one by one."""
-    return hnp.arrays(np.float64, shape, elements=elements, fill=st.nothing())
 
 
 def input_batches(batch: int, width: int) -> st.SearchStrategy[np.ndarray]:

@@ -24,11 +24,13 @@ passes. One run costs ~1.2 s (plus ~4 s once per machine to draw the images).
 
 The student's ``train`` runs beside the student's code
 (:func:`fmlgrade.spec.worker.part2_observers.train_on_casting`) on the grader's
-SimpLeNet (the stand-in of :mod:`fmlgrade.spec.part2.stand_ins`, the same
+SimpLeNet (the stand-in of :mod:`fmlgrade.spec.stand_ins.simplenet`, the same
 function as the reference SimpLeNet) and returns the trained parameters; the
-accuracy is measured here, with the reference SimpLeNet holding them. Both
-runs start from the same seeded weights (``contract_layers(SEED)``, copied in
-by shape).
+accuracy is measured here, with the reference SimpLeNet holding them: the
+verdict rests on parameters copied out of the worker and evaluated in the
+grader. Both runs start from the same weights (``contract_weights(SEED)`` of
+:mod:`fmlgrade.spec.part2.contract`, sent to the worker and copied in by
+shape).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import pytest
 import torch
 
 from fmlgrade.fixtures.casting import cached_casting_dataset
+from fmlgrade.spec.part2 import contract as c
 from fmlgrade.spec.tasks import task_by_id
 from fmlgrade.spec.worker import part2_observers as obs
 from fmlgrade.spec.worker import part2_support as h
@@ -74,11 +77,8 @@ def accuracy(model, loader, device) -> float:
 
 
 def _seeded_reference_model(submission):
-    """The reference SimpLeNet holding ``contract_layers(SEED)``, the weights both runs start from."""
-    with h.seeded(SEED):
-        model = submission.reference_object("SimpLeNet")()
-    h.load_contract_weights(model, SEED)
-    return model
+    """The reference SimpLeNet holding ``contract_weights(SEED)``, the weights both runs start from."""
+    return c.reference_model(submission, c.contract_weights(SEED))
 
 
 def reference_accuracy(submission, device) -> float:
@@ -95,12 +95,15 @@ def reference_accuracy(submission, device) -> float:
 def student_accuracy(submission, device) -> tuple[float, str]:
     """The test accuracy the student's ``train`` reaches from the same start, and its history's repr."""
     seen = submission.observe(
-        obs.train_on_casting, root=submission.share(_dataset()), batch_size=BATCH_SIZE, seed=SEED,
-        epochs=EPOCHS, learn_rate=LEARN_RATE, device=device,
+        obs.train_on_casting, root=submission.share(_dataset()), weights=c.contract_weights(SEED),
+        batch_size=BATCH_SIZE, seed=SEED, epochs=EPOCHS, learn_rate=LEARN_RATE, device=device,
     )
-    model = submission.reference_object("SimpLeNet")()
+    model = c.reference_model(submission, c.contract_weights(SEED))
+    parameters = seen.get("parameters") if isinstance(seen, dict) else None
     try:
-        h.copy_by_shape(list(seen["parameters"]), list(model.parameters()))
+        if not isinstance(parameters, list) or not all(isinstance(p, torch.Tensor) for p in parameters):
+            raise ValueError("could not be read")
+        h.copy_by_shape(parameters, list(model.parameters()))
     except ValueError as exc:
         raise AssertionError(
             f"after train(model, train_loader, val_loader, epochs={EPOCHS}, learn_rate={LEARN_RATE}, "
@@ -108,7 +111,7 @@ def student_accuracy(submission, device) -> tuple[float, str]:
         ) from None
     *_, test_loader = _loaders()
     with h.torch_threads(1):
-        return accuracy(model.to(device), test_loader, device), seen["history"]
+        return accuracy(model.to(device), test_loader, device), str(seen.get("history"))[:2000]
 
 
 def test_trained_simplenet_reaches_the_reference_accuracy(submission, device):

@@ -1,24 +1,34 @@
 """Task 2.2: ``train(model, train_loader, val_loader, epochs, learn_rate, device)``.
 
 ``train`` is graded on the grader's SimpLeNet, never the student's, so a bug
-in the student's model never costs 2.2. Two copies start from the same seeded
-weights; the student's ``train`` trains one, the standard loop written below (the
-contract's: one ``Adam(model.parameters(), lr)``, one ``BCELoss``, per batch
-zero_grad, forward, loss, backward, step; then the validation loss under
-``torch.no_grad()``) trains the other, on the same unshuffled loaders of
-random images with a smaller last batch. After two epochs the parameters must
-agree, and the returned history must hold the epoch means of the batch losses.
+in the student's model never costs 2.2. Two copies start from the same
+weights; the student's ``train`` trains one in the worker, the standard loop
+written below (the contract's: one ``Adam(model.parameters(), lr)``, one
+``BCELoss``, per batch zero_grad, forward, loss, backward, step; then the
+validation loss under ``torch.no_grad()``) trains the other here, on the same
+unshuffled loaders of random images with a smaller last batch. After two
+epochs the parameters copied out of the worker must be the standard loop's,
+and the returned history must hold the epoch means of the batch losses that
+the standard loop saw.
 
-What the student's ``train`` gets is the grader's SimpLeNet (the stand-in of
-:mod:`fmlgrade.spec.part2.stand_ins`, since the student's code runs where the
-reference solution is not loaded) and plain ``DataLoader`` objects; the
-observer :func:`fmlgrade.spec.worker.part2_observers.train_run` watches it only
-through a forward pre-hook on the model (which batch, with or without
-gradients, on which device) and returns what it saw, the final parameters and
-the returned history as plain data. The standard loop runs here, on the
-reference SimpLeNet; both models start from the same seeded weights
-(``contract_layers(INIT_SEED)``, copied in by shape), and parameters are
-compared by shape (SimpLeNet's six tensors all have different shapes).
+Every verdict rests on those values, which the grader recomputes itself;
+what the worker reports about *how* ``train`` ran (which batches the model
+saw, with or without gradients, on which device) words the messages only,
+with one exception, the device (below). What the student's ``train`` gets is
+the grader's SimpLeNet (the stand-in of :mod:`fmlgrade.spec.stand_ins.simplenet`,
+holding weights the grader sends) inside
+:class:`~fmlgrade.spec.worker.part2_observers.WatchedSimpLeNet`, and plain
+``DataLoader`` objects.
+
+"Validation runs without gradients" changes no parameter and no loss, so it
+is made visible in a value: the watched model answers 0.5 for every image of
+a validation batch it is called on with gradients on (read from the output
+tensor's autograd state, not from ``torch.is_grad_enabled``), which turns that
+epoch's validation loss into ln 2; the check compares the returned
+``val_loss`` with the standard loop's and with ln 2. That evidence sits in the
+worker, where a submission that knows the grader can go around it (see
+docs/threat-model.md); "moves the model to device" can only be seen there,
+and is vacuous on a CPU-only grader.
 
 Tolerances. On the CPU the student's loop, if it does the contract's
 operations, gives bit-identical parameters (``foreach=False`` Adam too); the
@@ -45,6 +55,7 @@ import torch
 from torch import nn
 
 from fmlgrade.spec.assertions import assert_close, show
+from fmlgrade.spec.part2 import contract as c
 from fmlgrade.spec.worker import part2_observers as obs
 from fmlgrade.spec.worker import part2_support as h
 
@@ -97,7 +108,7 @@ def standard_loop(model, train_loader, val_loader, epochs, learn_rate, device):
 # ------------------------------------------------------------------ running and watching
 @dataclass
 class Call:
-    """One forward call of the model during ``train``."""
+    """One forward call of the model during ``train``, as the worker noted it (for messages only)."""
 
     batch: str  # "train 2", "validation 0", or "another input"
     grad_enabled: bool
@@ -119,16 +130,32 @@ class Run:
     error: BaseException | None = None
 
 
-def _by_shape(tensors: list[torch.Tensor], what: str) -> dict[tuple[int, ...], torch.Tensor]:
+def _by_shape(tensors: Any, what: str) -> dict[tuple[int, ...], torch.Tensor]:
     """``tensors`` keyed by shape; they must be the contract's six."""
-    final = {tuple(t.shape): t for t in tensors}
-    if sorted(final) != sorted(h.PARAMETER_ROLES) or len(tensors) != len(h.PARAMETER_ROLES):
+    tensors = list(tensors) if isinstance(tensors, (list, tuple)) else []
+    shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in tensors]
+    final = {tuple(t.shape): t for t in tensors if isinstance(t, torch.Tensor)}
+    if sorted(final) != sorted(c.PARAMETER_ROLES) or len(tensors) != len(c.PARAMETER_ROLES):
         raise AssertionError(
-            f"{what}: afterwards the model's parameters have shapes "
-            f"{[tuple(t.shape) for t in tensors]}, SimpLeNet's are {sorted(h.PARAMETER_ROLES)}; "
-            "train must train the model it is given"
+            f"{what}: afterwards the model's parameters have shapes {shapes}, SimpLeNet's are "
+            f"{sorted(c.PARAMETER_ROLES)}; train must train the model it is given"
         )
     return final
+
+
+def _calls(records: Any) -> list[Call]:
+    """The worker's notes on the model's forward calls, as far as they read as such (messages only)."""
+    calls = []
+    for record in records if isinstance(records, list) else []:
+        try:
+            changed = record.get("changed")
+            calls.append(Call(
+                str(record["batch"]), bool(record["grad_enabled"]), str(record["input_device"]),
+                float(changed) if isinstance(changed, (int, float)) else None,
+            ))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            continue
+    return calls
 
 
 _REFERENCE_RUNS: dict[str, Run] = {}
@@ -138,8 +165,7 @@ _STUDENT_RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def reference_run(submission, device) -> tuple[Run, dict]:
     """The standard loop's run on the reference SimpLeNet (trusted and deterministic: once per device)."""
     if device not in _REFERENCE_RUNS:
-        model = submission.reference_object("SimpLeNet")()
-        h.load_contract_weights(model, INIT_SEED)
+        model = c.reference_model(submission, c.contract_weights(INIT_SEED))
         train_loader = h.fake_loader(N_TRAIN, BATCH, TRAIN_SEED)
         val_loader = h.fake_loader(N_VAL, BATCH, VAL_SEED)
         run = Run()
@@ -161,23 +187,19 @@ def student_run(submission, device) -> Run:
         try:
             with submission.with_reference("SimpLeNet"):
                 seen = submission.observe(
-                    obs.train_run, epochs=EPOCHS, learn_rate=LEARN_RATE, device=device,
-                    n_train=N_TRAIN, n_val=N_VAL, batch_size=BATCH,
-                    train_seed=TRAIN_SEED, val_seed=VAL_SEED, init_seed=INIT_SEED,
+                    obs.train_run, weights=c.contract_weights(INIT_SEED), epochs=EPOCHS,
+                    learn_rate=LEARN_RATE, device=device, n_train=N_TRAIN, n_val=N_VAL, batch_size=BATCH,
+                    train_seed=TRAIN_SEED, val_seed=VAL_SEED,
                 )
+            if not isinstance(seen, dict):
+                raise AssertionError(f"{CALL} on {SETUP}: the grader could not read what the run left")
+            run.calls = _calls(seen.get("calls"))
+            devices = seen.get("devices")
+            run.devices = {str(d) for d in devices} if isinstance(devices, list) else set()
+            run.history = seen.get("history") if isinstance(seen.get("history"), dict) else {}
+            run.final = _by_shape(seen.get("final"), f"{CALL} on {SETUP}")
         except Exception as exc:  # noqa: BLE001 - student code may raise anything
             run.error = exc
-        else:
-            run.calls = [
-                Call(c["batch"], bool(c["grad_enabled"]), str(c["input_device"]), c["changed"])
-                for c in seen["calls"]
-            ]
-            run.devices = set(seen["devices"])
-            run.history = seen["history"]
-            try:
-                run.final = _by_shape(list(seen["final"]), f"{CALL} on {SETUP}")
-            except AssertionError as exc:
-                run.error = exc
         runs[device] = run
     run = runs[device]
     if run.error is not None:
@@ -186,12 +208,27 @@ def student_run(submission, device) -> Run:
 
 
 def _calls_text(calls: list[Call], limit: int = 24) -> str:
-    """The forward calls seen, for messages: 'train 0, train 1, ... | validation 0 (no_grad)'."""
+    """The forward calls the worker noted, for messages: 'train 0, train 1, ..., validation 0 (no grad)'."""
     if not calls:
-        return "no forward calls of the model at all"
-    parts = [f"{c.batch}{'' if c.grad_enabled else ' (no grad)'}" for c in calls[:limit]]
+        return "no forward calls of the model were noted"
+    parts = [f"{call.batch}{'' if call.grad_enabled else ' (no grad)'}" for call in calls[:limit]]
     more = f", ... ({len(calls) - limit} more)" if len(calls) > limit else ""
     return "the model's forward calls, in order: " + ", ".join(parts) + more
+
+
+def _changed_during_validation(calls: list[Call]) -> str:
+    """A hint for messages: parameters the worker saw change after the last training batch."""
+    last_training = max(
+        (i for i, call in enumerate(calls) if call.batch.startswith("train") and call.grad_enabled), default=-1
+    )
+    for call in calls[last_training + 1:]:
+        if call.changed is not None and call.changed > 0:
+            return (
+                f" The parameters changed (by up to {call.changed:.3g}) after the last training batch, "
+                f"during or after validation ({call.batch}): validation must not call backward() or "
+                f"optimizer.step()."
+            )
+    return ""
 
 
 # ------------------------------------------------------------------ the checks
@@ -199,22 +236,24 @@ def test_parameters_match_the_standard_loop(submission, device):
     """train runs one Adam(lr) + BCELoss loop (zero_grad, forward, loss, backward, step per batch).
 
     From the same initial weights and the same unshuffled loaders, two epochs of
-    the student's train leave the same parameters as the standard loop.
+    the student's train leave the same parameters as the standard loop, which
+    the grader runs itself; validation must change none of them.
     """
     run = student_run(submission, device)
     expected, _ = reference_run(submission, device)
     for shape, value in expected.final.items():
         actual = run.final[shape]
-        difference = float((actual - value).abs().max())
-        within = (actual - value).abs() <= PARAM_ATOL + PARAM_RTOL * value.abs()
+        difference = c.largest_difference(actual, value)
+        within = (actual.double() - value.double()).abs() <= PARAM_ATOL + PARAM_RTOL * value.double().abs()
         if not bool(within.all()):  # NaN counts as a difference
             raise AssertionError(
                 f"{CALL} on {SETUP}: the parameters after training differ from those of the "
-                f"standard loop ({h.parameter_role(shape)} by up to {difference:.3g}). The loop must "
+                f"standard loop ({c.parameter_role(shape)} by up to {difference:.3g}). The loop must "
                 f"create one torch.optim.Adam(model.parameters(), lr=learn_rate) and one "
                 f"nn.BCELoss() before the epochs, and for every batch in order call "
                 f"optimizer.zero_grad(), compute the output and the loss, loss.backward(), "
-                f"optimizer.step(); validation must not change the parameters.\n"
+                f"optimizer.step(); validation must not change the parameters."
+                f"{_changed_during_validation(run.calls)}\n"
                 f"Seen: {_calls_text(run.calls)}"
             )
 
@@ -227,52 +266,71 @@ def _expected_means(batches: list[list[tuple[float, int]]]) -> tuple[np.ndarray,
     return plain, weighted
 
 
+def _history_values(history: dict, key: str, what: str) -> np.ndarray:
+    """``history[key]`` (as the observer described it) as EPOCHS numbers; fail with the reason otherwise."""
+    if history.get("keys") is None:
+        raise AssertionError(
+            f"{what}: must return a dict {{'train_loss': [...], 'val_loss': [...]}}, "
+            f"got {history.get('type')}"
+        )
+    entries = history.get("entries") if isinstance(history.get("entries"), dict) else {}
+    if key not in entries or not isinstance(entries[key], dict):
+        raise AssertionError(
+            f"{what}: the returned dict lacks {key!r}; its keys are {history.get('keys')}"
+        )
+    values = entries[key]
+    if values.get("length") is None:
+        raise AssertionError(
+            f"{what}: history[{key!r}] must be a list with one float per epoch, got {values.get('type')}"
+        )
+    numbers = values.get("numbers") if isinstance(values.get("numbers"), list) else []
+    if values["length"] != EPOCHS or len(numbers) != EPOCHS:
+        raise AssertionError(
+            f"{what}: history[{key!r}] must hold one value per epoch ({EPOCHS}), "
+            f"got {values['length']}: {values.get('repr')}"
+        )
+    for number in numbers:
+        if isinstance(number, str):  # why that entry is not a number
+            raise AssertionError(f"{what}: {number}")
+    if any(np.shape(number) != () for number in numbers):
+        raise AssertionError(
+            f"{what}: every entry of history[{key!r}] must be one number, got {values.get('repr')}"
+        )
+    return np.array([float(number) for number in numbers])
+
+
+def _matches(actual: np.ndarray, candidates: tuple[np.ndarray, ...]) -> bool:
+    return any(np.allclose(actual, candidate, rtol=LOSS_RTOL, atol=LOSS_ATOL) for candidate in candidates)
+
+
+def _trapped_epochs(actual: np.ndarray, plain: np.ndarray) -> list[int]:
+    """The epochs whose validation loss is ln 2, what the grader's model gives with gradients on."""
+    return [
+        epoch for epoch in range(EPOCHS)
+        if math.isclose(actual[epoch], math.log(2), rel_tol=LOSS_RTOL)
+        and not math.isclose(plain[epoch], math.log(2), rel_tol=LOSS_RTOL)
+    ]
+
+
 def test_history_holds_the_mean_loss_of_each_epoch(submission, device):
     """train returns {"train_loss": [...], "val_loss": [...]}, one mean loss per epoch.
 
-    Each value is that epoch's mean batch loss (plain, or weighted by batch size).
+    Each value is that epoch's mean batch loss (plain, or weighted by batch
+    size), as the standard loop run by the grader saw them.
     """
     run = student_run(submission, device)
     _, batches = reference_run(submission, device)
-    history = run.history  # described by the observer: see observers.train_run
     what = f"{CALL} on {SETUP}"
-    if history["keys"] is None:
-        raise AssertionError(
-            f"{what}: must return a dict {{'train_loss': [...], 'val_loss': [...]}}, "
-            f"got {history['type']}"
-        )
-    missing = [key for key in ("train_loss", "val_loss") if key not in history["entries"]]
-    if missing:
-        raise AssertionError(
-            f"{what}: the returned dict lacks {', '.join(map(repr, missing))}; "
-            f"its keys are {history['keys']}"
-        )
     for key in ("train_loss", "val_loss"):
-        values = history["entries"][key]
-        if values["length"] is None:
-            raise AssertionError(
-                f"{what}: history[{key!r}] must be a list with one float per epoch, "
-                f"got {values['type']}"
-            )
-        if values["length"] != EPOCHS:
-            raise AssertionError(
-                f"{what}: history[{key!r}] must hold one value per epoch ({EPOCHS}), "
-                f"got {values['length']}: {values['repr']}"
-            )
-        for number in values["numbers"]:
-            if isinstance(number, str):  # why that entry is not a number
-                raise AssertionError(f"{what}: {number}")
-        if any(np.shape(number) != () for number in values["numbers"]):
-            raise AssertionError(
-                f"{what}: every entry of history[{key!r}] must be one number, got {values['repr']}"
-            )
-        actual = np.array([float(number) for number in values["numbers"]])
+        actual = _history_values(run.history, key, what)
         plain, weighted = _expected_means(batches[key])
-        close = [
-            np.allclose(actual, candidate, rtol=LOSS_RTOL, atol=LOSS_ATOL)
-            for candidate in (plain, weighted)
-        ]
-        if not any(close):
+        if not _matches(actual, (plain, weighted)):
+            if key == "val_loss" and _trapped_epochs(actual, plain):
+                raise AssertionError(
+                    f"{what}: history['val_loss'] is {show(actual)}, what the grader's SimpLeNet gives "
+                    f"for validation batches evaluated with gradients on (see the check of the validation "
+                    f"pass); the epochs' mean validation losses are {show(plain)}"
+                )
             pass_name = "training" if key == "train_loss" else "validation"
             batch_losses = [[round(loss, 6) for loss, _ in epoch] for epoch in batches[key]]
             assert_close(
@@ -286,17 +344,21 @@ def test_history_holds_the_mean_loss_of_each_epoch(submission, device):
 
 
 def test_model_ends_up_on_device(submission, device):
-    """train moves the model to device and feeds it batches there."""
+    """train moves the model to device and feeds it batches there.
+
+    Seen only inside the worker (where the parameters ended, where the inputs
+    were): vacuous on a CPU-only grader, and best effort on a CUDA one.
+    """
     run = student_run(submission, device)
     what = f"{CALL} with device={device!r}"
     wanted = torch.device(device).type
     if run.devices != {wanted}:
         raise AssertionError(
             f"{what}: afterwards the model's parameters must be on {wanted}, found them on "
-            f"{', '.join(sorted(run.devices))}; call model.to(device)"
+            f"{', '.join(sorted(run.devices)) or 'no device'}; call model.to(device)"
         )
     elsewhere = sorted(
-        {c.input_device for c in run.calls if torch.device(c.input_device).type != wanted}
+        {call.input_device for call in run.calls if not call.input_device.startswith(wanted)}
     )
     if elsewhere:
         raise AssertionError(
@@ -306,34 +368,32 @@ def test_model_ends_up_on_device(submission, device):
 
 
 def test_validation_runs_without_gradients_and_changes_nothing(submission, device):
-    """Validation runs under torch.no_grad() and leaves the parameters unchanged."""
+    """Each epoch ends with the mean loss on val_loader under torch.no_grad(), changing no parameter.
+
+    The returned val_loss must be the standard loop's; the grader's model
+    answers 0.5 (a loss of ln 2) for a validation batch evaluated with
+    gradients on, so a validation pass without torch.no_grad() shows there.
+    That validation changes no parameter is part of
+    :func:`test_parameters_match_the_standard_loop`.
+    """
     run = student_run(submission, device)
+    _, batches = reference_run(submission, device)
     what = f"{CALL} on {SETUP}"
-    validation = [c for c in run.calls if c.batch.startswith("validation")]
-    if not validation:
+    actual = _history_values(run.history, "val_loss", f"{what}: the validation losses are read from the history;")
+    plain, weighted = _expected_means(batches["val_loss"])
+    trapped = _trapped_epochs(actual, plain)
+    if trapped:
         raise AssertionError(
-            f"{what}: the model never saw a validation batch; every epoch must compute the "
-            f"validation loss on val_loader.\nSeen: {_calls_text(run.calls)}"
+            f"{what}: the validation batches of epoch(s) {', '.join(map(str, trapped))} were evaluated "
+            f"with gradients on (history['val_loss'] is {show(actual)}: the grader's SimpLeNet answers "
+            f"0.5, a loss of ln 2 = 0.693, for a validation batch it is called on with gradients on); "
+            f"wrap the validation pass in `with torch.no_grad():`.\nSeen: {_calls_text(run.calls)}"
         )
-    with_grad = [c.batch for c in validation if c.grad_enabled]
-    if with_grad:
+    if not _matches(actual, (plain, weighted)):
         raise AssertionError(
-            f"{what}: the validation batches ({', '.join(with_grad)}) were evaluated with "
-            f"gradients on; wrap the validation pass in `with torch.no_grad():`.\n"
-            f"Seen: {_calls_text(run.calls)}"
+            f"{what}: history['val_loss'] is {show(actual)}, not each epoch's mean validation loss "
+            f"(see the check of the history), so the validation pass cannot be shown to run on "
+            f"val_loader without gradients.\nSeen: {_calls_text(run.calls)}"
         )
-    last_training = max(
-        (i for i, c in enumerate(run.calls) if c.batch.startswith("train") and c.grad_enabled),
-        default=-1,
-    )
-    for call in run.calls[last_training + 1:]:
-        if call.changed is None:
-            continue
-        if call.changed > 0:
-            raise AssertionError(
-                f"{what}: the parameters changed (by up to {call.changed:.3g}) after the last "
-                f"training batch, during or after validation ({call.batch}); validation must "
-                f"not call backward() or optimizer.step()"
-            )
     if math.isnan(float(sum(float(p.sum()) for p in run.final.values()))):
         raise AssertionError(f"{what}: the parameters became NaN")

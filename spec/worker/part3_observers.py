@@ -1,34 +1,33 @@
 """Observers of Part 3: the spec's code that touches student objects, run beside them.
 
-The checks (``test_*.py``, trusted) call these as
+The checks (``spec/part3/test_*.py``, in the grader) call these as
 ``submission.observe(observer, *args)``; each runs next to the student's code
 (in the grading worker, or in-process for trusted solutions) with a
-:class:`~fmlgrade.harness.worker.student_view.StudentView` and returns plain data:
-numbers, strings, lists, dicts and CPU tensors. Whatever an observer returns is
-a claim of a possibly hostile process, so the observers only *describe*
-(``requires_grad`` flags, module modes, parameter shapes, recorded forward
-calls, the files written) and *run* (forward outputs, what the head received,
-trained weights, saved state dicts); the checks decide, against what the
-trusted side computes itself: the skeleton's VGG with the same known weights
-(:func:`fmlgrade.spec.worker.part3_support.expected_outputs`), the reference
-``transfer_train`` from the same start, the contract's rules.
+:class:`~fmlgrade.harness.worker.student_view.StudentView` and returns plain
+data: numbers, strings, lists, dicts and CPU tensors.
 
-Models and loaders handed to student code (the VGG built from the student's
-class, :class:`~fmlgrade.spec.worker.part3_support.FrozenBackboneModel`,
-:class:`~fmlgrade.spec.worker.part3_support.PretrainedStandIn`, ...) are built here
-from seeds and plain settings, never shipped. Observers raise
-``AssertionError`` or ``PrerequisiteFailed`` with the message a student
-should read; errors raised by the student's code pass through.
+Student code runs in the same process and can change anything here: this
+module's functions, the models of :mod:`fmlgrade.spec.worker.part3_support`,
+torch itself. So what comes back is never taken as a verdict. The observers
+*run* the student's code on inputs the grader chose, with weights the
+grader knows (rebuilt here from seeds), and hand back numbers: outputs,
+features, parameters after a training step, the state a model was left in,
+what the student's function returned. Files the student's code writes stay in
+a folder the grader names and are read by the grader itself. The checks
+compare all of it with what they compute themselves
+(:mod:`fmlgrade.spec.part3.support`). Descriptions that also come back
+(layouts, parameter names, modules in train mode) only word the messages.
 
-This module may import torch, numpy, :mod:`fmlgrade.spec` (not its checks),
-:mod:`fmlgrade.spec.worker.part3_support` and :mod:`fmlgrade.fixtures`; never
-:mod:`fmlgrade.solutions` or :mod:`fmlgrade.harness`.
+Observers raise ``AssertionError`` or ``PrerequisiteFailed`` with the message a
+student should read; errors raised by the student's code pass through.
+
+This module may import torch, numpy and :mod:`fmlgrade.spec.worker`; never the
+checks, :mod:`fmlgrade.solutions`, :mod:`fmlgrade.fixtures` or :mod:`fmlgrade.harness`.
 """
 
 from __future__ import annotations
 
 import gc
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +42,8 @@ from fmlgrade.spec.worker.outcomes import prerequisite
 REPR_LIMIT = 300
 #: Deepest nesting :func:`_plain` copies (a history is a dict of lists).
 PLAIN_DEPTH = 6
+#: Most parameter names sent back to word a message.
+NAMES_LIMIT = 40
 
 
 def _repr(value: Any) -> str:
@@ -84,7 +85,8 @@ def _result(value: Any) -> dict[str, Any]:
 
 
 def _state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {str(k): detached(v) for k, v in module.state_dict().items()}
+    """The state dict of one of the spec's models, copied out (``nn.Module``'s own method, not an override)."""
+    return {str(k): detached(v) for k, v in nn.Module.state_dict(module).items()}
 
 
 # =================================================================== the VGG models (3.1a, 3.1b, 3.3)
@@ -107,17 +109,17 @@ def release_models(view) -> None:
 
 
 def _construct(view, name: str) -> dict[str, Any]:
-    """``name(weights=None)``, built once per class object, described, then given known weights.
+    """``name(weights=None)``, built once per class object, given known weights, run once as built.
 
     The model is built with torch's global generator seeded with
-    :data:`~fmlgrade.spec.worker.part3_support.BUILD_SEED`. What the constructor left
-    behind (``requires_grad`` of every parameter, the modules of ``self.vgg``
-    in train mode, the layout of ``self.vgg`` and ``self.head``) is recorded
-    first; then every parameter of ``self.vgg`` and ``self.head`` gets the
-    known weights of :func:`~fmlgrade.spec.worker.part3_support.fill_parameters`.
-    An exception (of the constructor, or a model without the skeleton's
-    ``vgg`` and ``head``) propagates and is remembered, so a broken
-    constructor is not run again by every check.
+    :data:`~fmlgrade.spec.worker.part3_support.BUILD_SEED`; then every
+    parameter of ``self.vgg`` and ``self.head`` gets the known weights of
+    :func:`~fmlgrade.spec.worker.part3_support.fill_parameters`, and the model
+    runs once on the CPU test images before anything changes its mode
+    (``fresh``: its output, or the error it raised). An exception of the
+    constructor (or a model without the skeleton's ``vgg`` and ``head``)
+    propagates and is remembered, so a broken constructor is not run again by
+    every check.
     """
     cls = view.require(name)
     if _SLOT.get("cls") is not cls:
@@ -132,13 +134,19 @@ def _construct(view, name: str) -> dict[str, Any]:
         except BaseException as exc:
             _SLOT["error"] = exc
             raise
-        _SLOT["built"] = {"model": model, "description": description}
+        try:
+            with torch.no_grad():
+                fresh: Any = _output(model(h.random_images(h.FORWARD_BATCH, "cpu", h.FORWARD_SEED)), "forward")
+        except Exception as exc:  # noqa: BLE001 - reported by the check that looks at it
+            fresh = f"{type(exc).__name__}: {bounded_repr(str(exc), REPR_LIMIT)}"
+        _SLOT["built"] = {"model": model, "description": description, "fresh": fresh}
     if "error" in _SLOT:
         raise _SLOT["error"]
     return _SLOT["built"]
 
 
 def _inspect(model: Any, what: str) -> dict[str, Any]:
+    """What the constructor left behind, to word messages: the layout and the modes of ``self.vgg``."""
     if not isinstance(model, nn.Module):
         raise AssertionError(f"{what} must be an nn.Module, got {type(model).__name__}")
     for part in ("vgg", "head"):
@@ -147,15 +155,15 @@ def _inspect(model: Any, what: str) -> dict[str, Any]:
                 f"{what} has no submodule self.{part}: keep the skeleton's self.vgg (VGG-11 without "
                 f"its last Linear) and self.head"
             )
-    return {
-        "requires_grad": {str(n): bool(p.requires_grad) for n, p in model.named_parameters()},
-        "vgg_training": [n or "vgg" for n, m in model.vgg.named_modules() if m.training],
-        "layout": h.describe_layout(model),
-    }
+    return {"vgg_training": _training(model.vgg), "layout": h.describe_layout(model)}
+
+
+def _training(module: nn.Module) -> list[str]:
+    return [n or "vgg" for n, m in module.named_modules() if m.training][:NAMES_LIMIT]
 
 
 def _model(view, name: str, device: str, *, graded: bool) -> tuple[nn.Module, dict[str, Any]]:
-    """The cached model on ``device`` with cleared gradients, and its description.
+    """The cached model on ``device`` with cleared gradients, and what :func:`_construct` kept.
 
     Outside the constructor's own task (``graded=False``) a failing
     constructor is a prerequisite, not this check's finding.
@@ -168,7 +176,7 @@ def _model(view, name: str, device: str, *, graded: bool) -> tuple[nn.Module, di
     model = built["model"]
     model.to(device)
     model.zero_grad(set_to_none=True)
-    return model, built["description"]
+    return model, built
 
 
 def _output(value: Any, what: str) -> torch.Tensor:
@@ -187,155 +195,162 @@ def _forward(model: nn.Module, x: torch.Tensor, *, train: bool, what: str) -> to
     return _output(out, what)
 
 
-def vgg_description(view, name: str) -> dict[str, Any]:
-    """What ``name(weights=None)`` looked like right after its constructor (its own task).
+def _parameter_names(model: nn.Module) -> dict[int, str]:
+    return {id(p): n for n, p in nn.Module.named_parameters(model)}
 
-    ``{"requires_grad": {parameter name: bool}, "vgg_training": [names of the
-    modules of self.vgg in train mode], "layout": {"vgg"|"head": [(parameter
-    name, shape), ...]}}``.
+
+def _known_weights_back(model: nn.Module, trained: int | None) -> None:
+    """Give the model its known weights again after a training step that trained ``trained`` numbers.
+
+    The backbone's are drawn again only when more than the head's worth trained
+    (or the step broke off: ``None``).
     """
-    return _construct(view, name)["description"]
+    if trained != 0:
+        head = sum(p.numel() for p in nn.Module.parameters(model.head))
+        if trained is None or trained > head:
+            h.fill_parameters(model.vgg, h.BACKBONE_SEED)
+        h.fill_parameters(model.head, h.HEAD_SEED)
+    model.zero_grad(set_to_none=True)
 
 
-def vgg_backward(view, device: str, seed: int) -> dict[str, Any]:
-    """3.1a: ``model.head(model.vgg(x)).sum().backward()`` on the student's AdaptedVGG.
+def vgg_training_step(view, device: str, lr: float) -> dict[str, Any]:
+    """3.1a: one SGD step on ``model.head(model.vgg(x)).sum()``, with the student's ``requires_grad``.
 
-    Returns ``trainable_vgg`` / ``frozen_head`` (backbone parameters that
-    require a gradient, head parameters that do not); only when both are empty
-    is the backward pass run (otherwise it would hold ~500 MB of backbone
-    gradients), giving ``ran``, ``vgg_with_grad`` (backbone parameters that got
-    a gradient) and ``head_grad`` (whether every head parameter got one and
-    some are non-zero). ``x`` is ``random_images(1, device, seed)``.
+    In eval mode (``nn.Module.train(model, False)``), on
+    ``random_images(FORWARD_BATCH, device, FORWARD_SEED)``: every tensor that
+    autograd gives a gradient (read from the graph, not from the model's lists)
+    takes ``p -= lr * grad`` (:func:`~fmlgrade.spec.worker.part3_support.sgd_step`);
+    then ``features = model.vgg(x)`` and the head's parameters are copied out,
+    and the known weights put back. ``trained``: names of what trained, for
+    messages only.
     """
-    model, _ = _model(view, "AdaptedVGG", device, graded=True)
-    seen: dict[str, Any] = {
-        "trainable_vgg": [f"vgg.{n}" for n, p in model.vgg.named_parameters() if p.requires_grad],
-        "frozen_head": [f"head.{n}" for n, p in model.head.named_parameters() if not p.requires_grad],
-        "ran": False,
-        "vgg_with_grad": [],
-        "head_grad": False,
-    }
-    if seen["trainable_vgg"] or seen["frozen_head"]:
-        return seen
-    x = h.random_images(1, device, seed)
-    model.eval()
+    model, built = _model(view, "AdaptedVGG", device, graded=True)
+    x = h.random_images(h.FORWARD_BATCH, device, h.FORWARD_SEED)
+    nn.Module.train(model, False)
+    names = _parameter_names(model)
+    head = list(nn.Module.parameters(model.head))
+    with torch.enable_grad():
+        out = model.head(model.vgg(x))
+    if not isinstance(out, torch.Tensor):
+        raise AssertionError(f"model.head(model.vgg(x)) must give a tensor, got {type(out).__name__}")
+    loss = out.sum()
+    trained = [names.get(id(leaf), "(a tensor outside the model's parameters)") for leaf in h.graph_leaves(loss)]
+    numbers = None
     try:
-        model.head(model.vgg(x)).sum().backward()
-        seen["vgg_with_grad"] = [
-            f"vgg.{n}" for n, p in model.vgg.named_parameters() if p.grad is not None
-        ]
-        grads = [p.grad for p in model.head.parameters()]
-        seen["head_grad"] = all(g is not None for g in grads) and any(
-            bool(g.abs().sum() > 0) for g in grads
-        )
-        seen["ran"] = True
+        numbers = h.sgd_step(loss, lr)
+        del out, loss
+        with torch.no_grad():
+            features = model.vgg(x)
+        return {
+            "built": built["description"],
+            "trained": trained[:NAMES_LIMIT],
+            "features": _output(features, "model.vgg"),
+            "head": [detached(p) for p in head],
+        }
     finally:
-        model.zero_grad(set_to_none=True)
-    return seen
+        _known_weights_back(model, numbers)
 
 
 def vgg_forward(view, device: str, batch: int, seed: int) -> dict[str, Any]:
     """3.1b: ``AdaptedVGG.forward(x)`` in eval mode, without gradients.
 
-    ``{"built": vgg_description, "output": (B, ...) tensor}``; ``x`` is
+    ``{"built": description, "output": (B, ...) tensor}``; ``x`` is
     ``random_images(batch, device, seed)``, the model holds the known weights.
     """
-    model, description = _model(view, "AdaptedVGG", device, graded=False)
+    model, built = _model(view, "AdaptedVGG", device, graded=False)
     x = h.random_images(batch, device, seed)
     output = _forward(model, x, train=False, what="AdaptedVGG.forward")
-    return {"built": description, "output": output}
+    return {"built": built["description"], "output": output}
 
 
 def vgg_train_mode(view, device: str, batch: int, seed: int) -> dict[str, Any]:
-    """3.1b: the modes after ``model.train()``, and ``forward(x)`` in train mode.
+    """3.1b: forward right after the constructor, and after ``model.train()``.
 
-    ``{"built": vgg_description, "vgg_training": [modules of self.vgg in train
-    mode after model.train()], "model_training": bool, "head_training": bool
-    (every module of self.head), "output": tensor}``.
+    ``{"built": description, "fresh": the output on the CPU test images right
+    after construction (or the error), "output": forward(x) after
+    model.train(), without gradients, "vgg_training": modules of self.vgg in
+    train mode after model.train() (for messages)}``.
     """
-    model, description = _model(view, "AdaptedVGG", device, graded=False)
+    model, built = _model(view, "AdaptedVGG", device, graded=False)
     x = h.random_images(batch, device, seed)
     try:
         model.train()
-        modes = {
-            "vgg_training": [n or "vgg" for n, m in model.vgg.named_modules() if m.training],
-            "model_training": bool(model.training),
-            "head_training": all(m.training for m in model.head.modules()),
-        }
+        training = _training(model.vgg)
     finally:
         model.eval()
     output = _forward(model, x, train=True, what="AdaptedVGG.forward")
-    return {"built": description, **modes, "output": output}
+    return {"built": built["description"], "fresh": built["fresh"], "output": output, "vgg_training": training}
 
 
-def vgg_forward_gradients(view, device: str, seed: int) -> dict[str, Any]:
-    """3.1b: ``model(x).sum().backward()`` in train mode, with the contract's freezing.
+def vgg_forward_step(view, device: str, lr: float) -> dict[str, Any]:
+    """3.1b: one SGD step on ``model(x).sum()`` in train mode, with the contract's freezing.
 
-    Which parameters are trainable is 3.1a's business, so for this run the
-    backbone is frozen and the head trainable (and the student's flags put back
-    afterwards). ``{"output_type": type name, "is_tensor": bool,
-    "requires_grad": whether the output requires a gradient, "missing": [head
-    parameters that got no non-zero gradient]}`` (``missing`` only when the
-    output requires one).
+    Which parameters are trainable is 3.1a's business, so for this step the
+    backbone is frozen and the head trainable (and the student's flags put
+    back afterwards). Every tensor autograd gives a gradient through the
+    student's ``forward`` takes ``p -= lr * grad``; the head's parameters are
+    copied out and the known weights put back. ``x`` is
+    ``random_images(FORWARD_BATCH, device, FORWARD_SEED)``.
     """
-    model, _ = _model(view, "AdaptedVGG", device, graded=False)
-    x = h.random_images(1, device, seed)
-    flags = {name: p.requires_grad for name, p in model.named_parameters()}
-    model.vgg.requires_grad_(False)
-    model.head.requires_grad_(True)
-    model.train()
-    seen: dict[str, Any] = {"missing": []}
+    model, built = _model(view, "AdaptedVGG", device, graded=False)
+    x = h.random_images(h.FORWARD_BATCH, device, h.FORWARD_SEED)
+    parameters = list(nn.Module.named_parameters(model))
+    flags = [p.requires_grad for _, p in parameters]
+    head = list(nn.Module.parameters(model.head))
+    nn.Module.requires_grad_(model.vgg, False)
+    nn.Module.requires_grad_(model.head, True)
+    numbers = None
     try:
-        out = model(x)
-        seen["output_type"] = type(out).__name__
-        seen["is_tensor"] = isinstance(out, torch.Tensor)
-        seen["requires_grad"] = seen["is_tensor"] and bool(out.requires_grad)
-        if seen["requires_grad"]:
-            out.sum().backward()
-            seen["missing"] = [
-                f"head.{name}" for name, p in model.head.named_parameters()
-                if p.grad is None or not bool(p.grad.abs().sum() > 0)
-            ]
+        model.train()
+        with torch.enable_grad():
+            out = model(x)
+        if not isinstance(out, torch.Tensor):
+            raise AssertionError(f"AdaptedVGG.forward must return a tensor, got {type(out).__name__}")
+        numbers = h.sgd_step(out.sum(), lr)
+        return {"built": built["description"], "head": [detached(p) for p in head]}
     finally:
-        model.zero_grad(set_to_none=True)
+        _known_weights_back(model, numbers)
         model.eval()
-        for name, p in model.named_parameters():
-            p.requires_grad_(flags[name])
-    return seen
+        for (_, p), flag in zip(parameters, flags, strict=True):
+            p.requires_grad_(flag)
 
 
 def dropout_train_inputs(view, device: str, batch: int, seed: int) -> dict[str, Any]:
-    """3.3: what the head's first Linear receives in two forwards of DropoutAdaptedVGG in train mode.
+    """3.3: two forwards of DropoutAdaptedVGG in train mode: what the head's first Linear received, and the outputs.
 
-    ``{"built": vgg_description, "vgg_training": [modules of self.vgg in train
-    mode after model.train()], "seen": [the Linear's input per call]}``; the
-    forwards run (only when ``vgg_training`` is empty) without gradients,
-    torch's generator seeded with ``seed``, on ``random_images(batch, device,
-    seed)``.
+    ``{"built": description, "vgg_training": [modules of self.vgg in train mode
+    after model.train()] (for messages), "seen": [the Linear's input per call],
+    "outputs": [forward's output per call]}``; the forwards run without
+    gradients, torch's generator seeded with ``seed``, on
+    ``random_images(batch, device, seed)``.
     """
-    model, description = _model(view, "DropoutAdaptedVGG", device, graded=True)
+    model, built = _model(view, "DropoutAdaptedVGG", device, graded=True)
     linear = h.first_head_linear(model, what="DropoutAdaptedVGG")
     x = h.random_images(batch, device, seed)
-    seen: list[torch.Tensor] = []
+    outputs: list[torch.Tensor] = []
     try:
         model.train()
-        training = [n or "vgg" for n, m in model.vgg.named_modules() if m.training]
-        if not training:
-            with torch.no_grad(), h.seeded(seed), h.capture_inputs(linear) as seen:
-                model(x)
-                model(x)
+        training = _training(model.vgg)
+        with torch.no_grad(), h.seeded(seed), h.capture_inputs(linear) as seen:
+            for _ in range(2):
+                outputs.append(_output(model(x), "DropoutAdaptedVGG.forward"))
     finally:
         model.eval()
-    return {"built": description, "vgg_training": training, "seen": [detached(s) for s in seen]}
+    return {
+        "built": built["description"],
+        "vgg_training": training,
+        "seen": [detached(s) for s in seen],
+        "outputs": outputs,
+    }
 
 
 def dropout_eval(view, device: str, batch: int, seed: int) -> dict[str, Any]:
     """3.3: DropoutAdaptedVGG after ``model.train(); model.eval()``: one forward without gradients.
 
-    ``{"built": vgg_description, "seen": [the input of the head's first
-    Linear per call], "output": tensor}``.
+    ``{"built": description, "seen": [the input of the head's first Linear per
+    call], "output": tensor}``.
     """
-    model, description = _model(view, "DropoutAdaptedVGG", device, graded=True)
+    model, built = _model(view, "DropoutAdaptedVGG", device, graded=True)
     linear = h.first_head_linear(model, what="DropoutAdaptedVGG")
     x = h.random_images(batch, device, seed)
     model.train()  # then back: eval must switch the dropout off again
@@ -343,7 +358,7 @@ def dropout_eval(view, device: str, batch: int, seed: int) -> dict[str, Any]:
     with torch.no_grad(), h.capture_inputs(linear) as seen:
         out = model(x)
     output = _output(out, "DropoutAdaptedVGG.forward")
-    return {"built": description, "seen": [detached(s) for s in seen], "output": output}
+    return {"built": built["description"], "seen": [detached(s) for s in seen], "output": output}
 
 
 # =================================================================== early_stopping_check (3.2)
@@ -360,89 +375,37 @@ def early_stopping(view, losses: list[float], threshold: int) -> dict[str, Any]:
 
 
 # =================================================================== store_checkpoint (3.4)
-def _read_state(path: Path) -> dict[str, Any]:
-    """A file written by student code, loaded with ``weights_only=True``, as plain data.
-
-    ``{"found": bool, "error": exception type name or None, "type": type name
-    of what was loaded, "state": the mapping's entries or None}``.
-    """
-    seen: dict[str, Any] = {"found": path.is_file(), "error": None, "type": None, "state": None}
-    if not seen["found"]:
-        return seen
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
-        seen["error"] = type(exc).__name__
-        return seen
-    seen["type"] = type(loaded).__name__
-    if isinstance(loaded, dict):
-        seen["state"] = _plain(dict(loaded), depth=PLAIN_DEPTH - 1)
-    return seen
-
-
-def _files(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-
-
-def store_checkpoints(view, models: list[tuple[int, int]], device: str) -> dict[str, Any]:
+def store_checkpoints(view, folder: str, models: list[tuple[int, int]], device: str) -> None:
     """3.4: ``store_checkpoint(SmallModel(seed).to(device), epoch)`` for each ``(epoch, seed)``, in order.
 
-    Runs in a fresh, empty working directory, then reads
-    ``checkpoints/model-{epoch}.pt`` back: ``{"files": [every file written
-    there, relative to it], "checkpoints": [_read_state of each epoch's file]}``.
+    Runs in the new folder ``folder`` (under the working directory), which
+    stays: the grader reads what was written there itself.
     """
     store_checkpoint = view.require("store_checkpoint")
-    with h.fresh_folder() as folder:
+    with h.run_folder(folder):
         built = [(epoch, h.SmallModel(seed=seed).to(device)) for epoch, seed in models]
         for epoch, model in built:
             store_checkpoint(model, epoch)
-        return {
-            "files": _files(folder),
-            "checkpoints": [
-                _read_state(folder / "checkpoints" / f"model-{epoch}.pt") for epoch, _ in built
-            ],
-        }
 
 
 # =================================================================== transfer_train (3.5)
 def transfer_train_run(
-    view, val_outputs: list[float], epochs: int, threshold: int, learn_rate: float, device: str
+    view, folder: str, val_outputs: list[float], epochs: int, threshold: int, learn_rate: float, device: str
 ) -> dict[str, Any]:
     """3.5: the student's ``transfer_train`` on :func:`~fmlgrade.spec.worker.part3_support.bookkeeping_setup`.
 
-    Runs in a fresh, empty working directory, one torch thread, torch's
-    generator seeded with ``RUN_SEED``; the names the loop calls are whatever
-    the check substituted (``submission.with_reference``). Returns the
-    model's records and what it ended with: ``history`` (:func:`_plain`),
-    ``events`` ((pass, training, batch size) per forward), ``snapshots`` (the
-    state dict at each validation pass), ``train_outputs`` (per training
-    batch), ``state`` and ``requires_grad`` after training, and
-    ``checkpoints``: ``{"files": [names in checkpoints/], "states": {name:
-    _read_state}}`` for the ``model-*.pt`` files.
+    Runs in the new folder ``folder`` (which stays: the grader reads the
+    checkpoints itself), one torch thread, torch's generator seeded with
+    ``RUN_SEED``; the names the loop calls are whatever the check substituted
+    (``submission.with_reference``). Returns ``history`` (:func:`_plain`) and
+    ``state``, the model's state dict after training (its weights and its
+    BatchNorm statistics).
     """
     transfer_train = view.require("transfer_train")
     model, train_loader, val_loader = h.bookkeeping_setup(val_outputs)
-    with h.fresh_folder() as folder:
-        with h.torch_threads(1), h.seeded(h.RUN_SEED):
-            history = transfer_train(
-                model, train_loader, val_loader, epochs, learn_rate, threshold, device
-            )
-        saved = folder / "checkpoints"
-        files = sorted(p.name for p in saved.glob("*")) if saved.is_dir() else []
-        states = {
-            name: _read_state(saved / name)
-            for name in files
-            if name.startswith("model-") and name.endswith(".pt")
-        }
-    return {
-        "history": _plain(history),
-        "events": [(str(p), bool(t), int(n)) for p, t, n in model.events],
-        "snapshots": [dict(s) for s in model.snapshots],
-        "train_outputs": list(model.train_outputs),
-        "state": _state(model),
-        "requires_grad": {n: bool(p.requires_grad) for n, p in model.named_parameters()},
-        "checkpoints": {"files": files, "states": states},
-    }
+    with h.run_folder(folder), h.torch_threads(1), h.seeded(h.RUN_SEED):
+        history = transfer_train(model, train_loader, val_loader, epochs, learn_rate, threshold, device)
+    return {"history": _plain(history), "state": _state(model)}
 
 
 def transfer_train_on_casting(
@@ -459,10 +422,10 @@ def transfer_train_on_casting(
     """3.5: the student's ``transfer_train`` on the synthetic casting images; the trained head.
 
     ``root`` is the dataset folder the check shared; the model and loaders are
-    :func:`~fmlgrade.spec.worker.part3_support.casting_setup` (threshold = epochs, so
-    no early stop). Runs in a fresh working directory, one torch thread,
-    torch's generator seeded with ``seed``. Returns ``model.head.state_dict()``:
-    the check loads it into its own copy of the model and measures the
+    :func:`~fmlgrade.spec.worker.part3_support.casting_setup` (threshold =
+    epochs, so no early stop). Runs in a fresh working directory, one torch
+    thread, torch's generator seeded with ``seed``. Returns the head's state
+    dict: the check loads it into its own copy of the model and measures the
     accuracy itself.
     """
     transfer_train = view.require("transfer_train")
@@ -477,18 +440,23 @@ def transfer_train_on_casting(
 
 # =================================================================== evaluate_accuracy (3.6)
 def evaluate(
-    view, outputs: list[float], labels: list[float], batch_size: int, device: str
+    view,
+    outputs: list[float],
+    labels: list[float],
+    batch_size: int,
+    device: str,
+    train_flips: list[int] = (),  # type: ignore[assignment]
+    grad_flips: list[int] = (),  # type: ignore[assignment]
 ) -> dict[str, Any]:
     """3.6: ``evaluate_accuracy`` of a :class:`~fmlgrade.spec.worker.part3_support.PresetOutputModel`.
 
     The model is handed over in train mode, with an
-    :func:`~fmlgrade.spec.worker.part3_support.index_loader`. Returns
-    :func:`_result` of the call and ``calls``: ``(training, grad enabled)`` per
-    forward.
+    :func:`~fmlgrade.spec.worker.part3_support.index_loader`; it flips the
+    predictions of ``train_flips`` in train mode and of ``grad_flips`` while
+    autograd records. Returns :func:`_result` of the call.
     """
     evaluate_accuracy = view.require("evaluate_accuracy")
-    model = h.PresetOutputModel(outputs).to(device)
+    model = h.PresetOutputModel(outputs, train_flips, grad_flips).to(device)
     model.train()
     loader = h.index_loader(labels, batch_size)
-    result = evaluate_accuracy(model, loader, device)
-    return {**_result(result), "calls": [(bool(t), bool(g)) for t, g in model.calls]}
+    return _result(evaluate_accuracy(model, loader, device))

@@ -1,57 +1,47 @@
-"""Shared helpers of the Part 3 checks: known VGG weights, stand-in models, fake loaders.
+"""What the Part 3 observers need beside the student's code: known weights, models, loaders, probes.
 
-Nothing here imports student code. Both sides use this module: the observers
-(:mod:`fmlgrade.spec.worker.part3_observers`, beside the student's code) build the
-stand-in models and loaders and give a student's VGG its known weights; the
-checks (trusted) rebuild the same things from the same seeds to compute what
-is expected. Student objects never reach the checks, and the reference
-solution never reaches the observers.
+This module lives in a worker folder: it exists in the submission's world,
+and student code can import, read and even rewrite it. So it holds no
+answer to a task (no ``early_stopping_check``, ``store_checkpoint`` or
+``AdaptedVGG`` ready to use), and nothing here decides a grade: the checks
+(:mod:`fmlgrade.spec.part3`, in the grader) rebuild the same models and data
+from the same seeds with this module and judge the numbers the observers
+send back against what they compute themselves (see
+:mod:`fmlgrade.spec.part3.support`).
 
-Decisions recorded here (see also the checks' docstrings):
+* :func:`fill_parameters` gives a student's ``self.vgg`` and ``self.head``
+  *known weights*, drawn from a seed: the grader gives its own copy of the
+  skeleton's modules the same weights, and so knows what the student's model
+  must compute, without any VGG weights crossing between the two sides.
+* :func:`graph_leaves` and :func:`gradients_recorded` read autograd's own
+  state through torch's C type, not through a Python function or attribute
+  that student code could have replaced (``torch.is_grad_enabled``,
+  ``Tensor.requires_grad``, ``Module.named_parameters``).
+* The small models (:class:`FrozenBackboneModel`, :class:`PresetOutputModel`,
+  :class:`SmallModel`, :class:`PretrainedStandIn`) are what the student's
+  ``transfer_train``, ``evaluate_accuracy`` and ``store_checkpoint`` get. Each
+  shows what the contract cares about in numbers the grader can check: the
+  BatchNorm statistics of :class:`FrozenBackboneModel` record which batches
+  went through it in train mode, and :class:`PresetOutputModel` changes its
+  predictions in train mode and while autograd records.
 
-* A VGG-11 costs ~1.2 s of CPU and ~500 MB to build on the grading machine
-  (nearly all of it drawing random initial values for its 129 M weights),
-  and a forward pass of two 64 x 64 images ~0.15 s, so each solution's
-  ``AdaptedVGG`` and ``DropoutAdaptedVGG`` is built once, with
-  ``weights=None``, seeded, beside the student's code, and shared by the
-  checks of its task (see :mod:`fmlgrade.spec.worker.part3_observers`).
-* Right after construction (and after what the constructor left behind has
-  been recorded), the observer overwrites every parameter of ``self.vgg`` and
-  ``self.head`` with *known weights* (:func:`fill_parameters`): values cut from
-  a seeded pool, He-scaled. The trusted side builds its own VGG-11 without its
-  last Linear and the contract's head, gives them the same known weights, and
-  so computes ``head(vgg(x))`` itself: the student's outputs are judged against
-  that, never against values the student's side reports, and no VGG weights
-  travel between the two sides. This needs the student's ``self.vgg`` and
-  ``self.head`` to have the skeleton's parameter shapes (the contract's
-  layout), which the checks verify first (:func:`layout_problem`). The
-  trusted side's VGG lives only while it computes the expected outputs (once
-  per process, test batch and device), and the check modules do that before
-  the student's model is built, so the two never take memory at once.
-* On the CPU the VGG checks use 64 x 64 images (VGG's adaptive pooling
-  accepts them, and the backbone still puts out 4096 features); on a GPU the
-  handout's 224 x 224.
-* Where a check needs "a model with frozen and trainable parameters"
-  (``transfer_train``, ``evaluate_accuracy``, ``store_checkpoint``) it uses a
-  tiny stand-in module built here, never VGG.
+This module may import torch, numpy and :mod:`fmlgrade.spec.worker`; never
+anything else of fmlgrade (the boundary test checks).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-
-from fmlgrade.spec.worker.pretrained import vgg11_backbone
 
 #: Side of the square test images, by device type.
 IMAGE_SIZES = {"cpu": 64, "cuda": 224}
@@ -64,6 +54,9 @@ BACKBONE_SEED, HEAD_SEED = 2024, 2025
 #: Length of the pool of seeded values the known weights are cut from: a prime, so that the
 #: rows of a large weight matrix are different stretches of it.
 POOL_SIZE = 1_000_003
+#: The images every VGG check of 3.1 uses: random_images(FORWARD_BATCH, device, FORWARD_SEED). The
+#: observer runs the freshly built model on them once, before anything changes its mode.
+FORWARD_BATCH, FORWARD_SEED = 2, 5
 
 
 # ---------------------------------------------------------------- torch state
@@ -112,25 +105,111 @@ def random_images(batch: int, device: str | torch.device, seed: int) -> torch.Te
     return torch.rand((batch, 3, size, size), generator=generator).to(device)
 
 
-def describe_images(batch: int, device: str | torch.device, seed: int) -> str:
-    """How a student rebuilds the batch of :func:`random_images`."""
-    size = image_size(device)
-    return (
-        f"x = torch.rand(({batch}, 3, {size}, {size}), "
-        f"generator=torch.Generator().manual_seed({seed}))"
-    )
+# ---------------------------------------------------------------- autograd, read from torch's C type
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: set for every class made in Python, never for torch's C type
 
 
-# ---------------------------------------------------------------- files (both sides)
+def _tensor_base() -> type:
+    for cls in torch.Tensor.__mro__:
+        if cls.__name__ == "TensorBase" and not cls.__flags__ & _HEAP_TYPE:
+            return cls
+    raise RuntimeError("torch's C tensor type was not found")
+
+
+# Taken when this module is imported: torch's C type cannot be changed from Python at all, and
+# the Python-level entry points below are the ones torch had then.
+_TENSOR_BASE = _tensor_base()
+_GRAD_FN = _TENSOR_BASE.__dict__["grad_fn"]
+_REQUIRES_GRAD = _TENSOR_BASE.__dict__["requires_grad"]
+_MUL = _TENSOR_BASE.__dict__["mul"]
+_ADD_ = _TENSOR_BASE.__dict__["add_"]
+_NUMEL = _TENSOR_BASE.__dict__["numel"]
+_BACKWARD = torch.autograd.backward
+_REGISTER_POST_ACCUMULATE = torch.Tensor.register_post_accumulate_grad_hook
+
+
+def gradients_recorded(probe: torch.Tensor) -> bool:
+    """Whether autograd records operations here and now (``probe`` is a leaf that requires a gradient).
+
+    Asked of autograd itself, through torch's C tensor type: ``probe * 1`` needs
+    a gradient exactly when autograd records (not under ``torch.no_grad()`` or
+    ``torch.inference_mode()``), whatever Python-level function of torch has
+    been replaced.
+    """
+    return bool(_REQUIRES_GRAD.__get__(_MUL(probe, 1.0)))
+
+
+def graph_leaves(output: torch.Tensor) -> list[torch.Tensor]:
+    """The tensors a backward pass from ``output`` would give a gradient (autograd's leaves), in graph order.
+
+    Read from the autograd graph itself, so parameters count whether or not a
+    module lists them (an overridden ``parameters()`` or ``named_parameters()``
+    hides nothing here).
+    """
+    leaves: list[torch.Tensor] = []
+    seen: set[int] = set()
+    stack = [_GRAD_FN.__get__(output)] if isinstance(output, torch.Tensor) else []
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        variable = getattr(node, "variable", None)
+        if isinstance(variable, torch.Tensor):
+            leaves.append(variable)
+        stack.extend(following for following, _ in node.next_functions)
+    return leaves
+
+
+def sgd_step(loss: torch.Tensor, lr: float) -> int:
+    """One SGD step, ``p -= lr * grad``, on every tensor a backward pass from ``loss`` gives a gradient.
+
+    What trains is what autograd's graph reaches, as for any optimizer over the
+    model's trainable parameters, whatever the model's lists or flags say. Each
+    gradient is applied in place as soon as it is computed and then dropped, so
+    a backbone that trains costs one layer's gradient (~400 MB for VGG's
+    largest), not all of them. Returns how many numbers were trained.
+    """
+    leaves = graph_leaves(loss)
+    if not leaves:
+        return 0
+
+    def step(leaf: torch.Tensor) -> None:
+        with torch.no_grad():
+            _ADD_(leaf, leaf.grad, alpha=-lr)
+        leaf.grad = None
+
+    handles = [_REGISTER_POST_ACCUMULATE(leaf, step) for leaf in leaves]
+    try:
+        _BACKWARD(loss)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return sum(int(_NUMEL(leaf)) for leaf in leaves)
+
+
+# ---------------------------------------------------------------- files written by student code
+@contextlib.contextmanager
+def run_folder(name: str) -> Iterator[Path]:
+    """Run the block in the new folder ``name`` under the working directory; it stays for the grader.
+
+    The grader chooses ``name`` and reads what the student's code wrote there
+    itself, afterwards (``submission.worker_files``). A ``os.chdir`` of the
+    student's code does not outlive the block.
+    """
+    before = os.getcwd()
+    folder = Path(before, name)
+    folder.mkdir(parents=True)
+    os.chdir(folder)
+    try:
+        yield folder
+    finally:
+        os.chdir(before)
+
+
 @contextlib.contextmanager
 def fresh_folder() -> Iterator[Path]:
-    """Run the block in a new, empty folder under the current working directory, then remove it.
-
-    Observers run student code that writes ``checkpoints/`` under the working
-    directory; every run gets a folder of its own, so nothing an earlier check
-    wrote is seen (in the worker, all checks share one working directory). A
-    ``os.chdir`` of the student's code does not outlive the block.
-    """
+    """Run the block in a new, empty folder under the working directory, then remove it."""
     before = os.getcwd()
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=before)).resolve()
     os.chdir(folder)
@@ -141,39 +220,7 @@ def fresh_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def working_directory(folder: str | os.PathLike[str]) -> Iterator[Path]:
-    """Run the block with ``folder`` (created if needed) as the working directory (trusted side).
-
-    Checks wrap the reference runs, and their calls of observers, in it: an
-    observer that runs in-process then writes under the check's ``tmp_path``.
-    """
-    path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    before = os.getcwd()
-    os.chdir(path)
-    try:
-        yield path
-    finally:
-        os.chdir(before)
-
-
-# ---------------------------------------------------------------- known VGG weights (both sides)
-@contextlib.contextmanager
-def one_vgg_at_a_time(
-    batch: int, device: str | torch.device, seed: int, release: Callable[[], object]
-) -> Iterator[None]:
-    """For a module's checks: the expected outputs first, then the student's model; ``release`` it after.
-
-    The grader's VGG for the expected outputs is gone before the first check
-    builds the student's, so the two never take memory at the same time.
-    """
-    expected_outputs(batch, device, seed)
-    yield
-    with contextlib.suppress(Exception):  # best effort: a dead worker has let it go anyway
-        release()
-
-
+# ---------------------------------------------------------------- known VGG weights
 def fill_parameters(module: nn.Module, seed: int) -> None:
     """Overwrite every floating-point parameter of ``module`` with known values.
 
@@ -188,7 +235,7 @@ def fill_parameters(module: nn.Module, seed: int) -> None:
     pool = torch.randn(POOL_SIZE, generator=torch.Generator().manual_seed(seed))
     position = 0
     with torch.no_grad():
-        for parameter in module.parameters():
+        for parameter in nn.Module.parameters(module):
             if not parameter.is_floating_point():
                 continue
             n = parameter.numel()
@@ -207,89 +254,18 @@ def fill_parameters(module: nn.Module, seed: int) -> None:
             position += n
 
 
-def contract_head() -> nn.Sequential:
-    """The skeleton's head: Linear(4096, 64), ReLU, Linear(64, 1), Sigmoid."""
-    return nn.Sequential(nn.Linear(VGG_FEATURES, 64), nn.ReLU(), nn.Linear(64, 1), nn.Sigmoid())
-
-
-@functools.cache
-def contract_layout() -> dict[str, tuple[tuple[int, ...], ...]]:
-    """Parameter shapes, in registration order, of the skeleton's ``self.vgg`` and ``self.head``."""
-    with torch.device("meta"):
-        vgg, head = vgg11_backbone(None), contract_head()
-    return {
-        "vgg": tuple(tuple(p.shape) for p in vgg.parameters()),
-        "head": tuple(tuple(p.shape) for p in head.parameters()),
-    }
-
-
 def describe_layout(model: nn.Module) -> dict[str, list[tuple[str, tuple[int, ...]]]]:
-    """``(name, shape)`` of every parameter of ``model.vgg`` and ``model.head``, in order."""
+    """``(name, shape)`` of every parameter of ``model.vgg`` and ``model.head``, in order.
+
+    A description: the grader uses it only to explain why the model cannot be
+    compared with the skeleton's modules, never to pass a check.
+    """
     return {
-        part: [(name, tuple(p.shape)) for name, p in getattr(model, part).named_parameters()]
+        part: [(name, tuple(p.shape)) for name, p in nn.Module.named_parameters(getattr(model, part))]
         for part in ("vgg", "head")
     }
 
 
-def layout_problem(layout: dict, what: str) -> str | None:
-    """Why a described layout (:func:`describe_layout`) is not the skeleton's, or None."""
-    expected = contract_layout()
-    for part, skeleton in (
-        ("vgg", "torchvision's vgg11 with the last Linear of its classifier removed"),
-        ("head", "nn.Sequential(nn.Linear(4096, 64), nn.ReLU(), nn.Linear(64, 1), nn.Sigmoid())"),
-    ):
-        got = [(str(name), tuple(shape)) for name, shape in layout.get(part, [])]
-        shapes = tuple(shape for _, shape in got)
-        if shapes == expected[part]:
-            continue
-        if len(shapes) != len(expected[part]):
-            detail = f"it has {len(shapes)} parameters, the skeleton's {len(expected[part])}"
-        else:
-            i = next(i for i, (a, b) in enumerate(zip(shapes, expected[part], strict=True)) if a != b)
-            detail = (
-                f"its parameter {part}.{got[i][0]} has shape {shapes[i]}, the skeleton's "
-                f"{expected[part][i]}"
-            )
-        return (
-            f"{what}: self.{part} is not the skeleton's ({skeleton}): {detail}. The checks give "
-            f"self.vgg and self.head known weights and compare the model with a copy of the "
-            f"skeleton's, so keep both as the skeleton builds them"
-        )
-    return None
-
-
-_EXPECTED: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
-
-
-def expected_outputs(
-    batch: int, device: str | torch.device, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Trusted side: ``vgg(x)`` and ``head(vgg(x))`` of the skeleton's modules with the known weights.
-
-    ``x`` is :func:`random_images` ``(batch, device, seed)``; both results are
-    CPU tensors, computed on ``device`` (the same kind of arithmetic as the
-    student's model) in eval mode, once per process. The VGG built for this
-    is let go right away.
-    """
-    key = (batch, seed, str(torch.device(device)))
-    if key not in _EXPECTED:
-        with torch.device("meta"):
-            vgg = vgg11_backbone(None)
-        vgg.to_empty(device="cpu")
-        fill_parameters(vgg, BACKBONE_SEED)
-        head = contract_head()
-        fill_parameters(head, HEAD_SEED)
-        vgg.to(device).eval()
-        head.to(device).eval()
-        with torch.no_grad():
-            features = vgg(random_images(batch, device, seed))
-            _EXPECTED[key] = (features.cpu(), head(features).cpu())
-        del vgg, features
-    features, outputs = _EXPECTED[key]
-    return features.clone(), outputs.clone()
-
-
-# ---------------------------------------------------------------- looking into a model (observers)
 def first_head_linear(model: nn.Module, *, what: str) -> nn.Linear:
     """The head's first ``nn.Linear`` (4096 inputs): where the VGG features enter the head.
 
@@ -329,30 +305,26 @@ def capture_inputs(module: nn.Module) -> Iterator[list[torch.Tensor]]:
         handle.remove()
 
 
-def frozen_names(names: Sequence[str], limit: int = 4) -> str:
-    """A short list of parameter names for messages."""
-    shown = ", ".join(names[:limit])
-    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
-
-
-# ---------------------------------------------------------------- stand-in models
+# ---------------------------------------------------------------- transfer_train (3.5)
 class FrozenBackboneModel(nn.Module):
     """A tiny AdaptedVGG look-alike for the ``transfer_train`` checks.
 
     ``vgg``: Linear(4, 6), ReLU, Dropout(0.5), frozen and kept in eval mode by
-    ``train`` (as the skeleton's AdaptedVGG does); ``head``: Linear(6, 5),
-    ReLU, Linear(5, 1), Sigmoid, trainable. Inputs are ``(B, 5)``: four
-    features and a tag column, 0 for training and 1 for validation samples, so
-    the model knows which pass a forward belongs to.
+    ``train`` (as the skeleton's AdaptedVGG does); ``head``:
+    BatchNorm1d(6, affine=False), Linear(6, 5), ReLU, Linear(5, 1), Sigmoid,
+    trainable. Inputs are ``(B, 5)``: four features and a tag column, 0 for
+    training and 1 for validation samples.
 
-    Every forward is recorded (pass, ``self.training``, batch size). A
-    validation pass (a run of validation forwards) returns the probability
+    The BatchNorm layer has no weights, but its running statistics (in the
+    state dict, so in every checkpoint) change with each batch that goes
+    through the model in train mode, and only then; they depend on nothing
+    the loop trains. They record which batches went through in which mode.
+
+    A validation pass (a run of validation forwards) returns the probability
     ``val_outputs[k]`` for every sample of the ``k``-th pass (the last one
     repeats), whatever the weights: with all validation labels 1, the
-    validation loss of pass ``k`` is exactly ``-log(val_outputs[k])``, which
-    is how a check decides when the validation loss rises. At the first
-    forward of each validation pass the state dict is copied into
-    ``snapshots``: it is what that epoch's checkpoint must hold.
+    validation loss of pass ``k`` is exactly ``-log(val_outputs[k])``, which is
+    how a check decides when the validation loss rises.
     """
 
     N_FEATURES = 4
@@ -361,39 +333,37 @@ class FrozenBackboneModel(nn.Module):
         super().__init__()
         with seeded(seed):
             self.vgg = nn.Sequential(nn.Linear(self.N_FEATURES, 6), nn.ReLU(), nn.Dropout(0.5))
-            self.head = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 1), nn.Sigmoid())
+            self.head = nn.Sequential(
+                nn.BatchNorm1d(6, affine=False), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 1), nn.Sigmoid()
+            )
         self.vgg.requires_grad_(False)
         self.vgg.eval()
         self.val_outputs = [float(p) for p in val_outputs]
-        self.events: list[tuple[str, bool, int]] = []
-        self.train_outputs: list[torch.Tensor] = []
-        self.snapshots: list[dict[str, torch.Tensor]] = []
+        self.validation_passes = 0
+        self._last_phase = ""
 
     def train(self, mode: bool = True) -> FrozenBackboneModel:
         super().train(mode)
         self.vgg.eval()
         return self
 
-    def validation_passes(self) -> int:
-        return len(self.snapshots)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def phase_of(x: torch.Tensor) -> str:
+        """``"train"``, ``"val"`` or ``"mixed"``: the tags of a batch."""
         tags = x[:, -1]
         if bool((tags == 1).all()):
-            phase = "val"
-        else:
-            phase = "train" if bool((tags == 0).all()) else "mixed"
+            return "val"
+        return "train" if bool((tags == 0).all()) else "mixed"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        phase = self.phase_of(x)
         out = self.head(self.vgg(x[:, :-1]))
         if phase == "val":
-            if not self.events or self.events[-1][0] != "val":
-                self.snapshots.append(
-                    {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}
-                )
-            k = min(len(self.snapshots), len(self.val_outputs)) - 1
+            if self._last_phase != "val":
+                self.validation_passes += 1
+            k = min(self.validation_passes, len(self.val_outputs)) - 1
             out = out * 0.0 + self.val_outputs[k]
-        elif phase == "train":
-            self.train_outputs.append(out.detach().cpu().clone())
-        self.events.append((phase, self.training, int(x.shape[0])))
+        self._last_phase = phase
         return out
 
 
@@ -416,47 +386,63 @@ def tagged_loader(
 
 
 #: The ``transfer_train`` bookkeeping runs: training and validation samples and batch sizes
-#: (batches of 4, 4, 2 and of 3, 3, 1), the loaders' seeds, the model's seed, and the seed of
-#: torch's generator during the run.
+#: (batches of 4, 4, 2 and of 3, 3, 2: never one sample, which BatchNorm refuses in train mode),
+#: the loaders' seeds, the model's seed, and the seed of torch's generator during the run.
 TRAIN_N, TRAIN_BATCH, TRAIN_SEED = 10, 4, 5
-VAL_N, VAL_BATCH, VAL_SEED = 7, 3, 6
+VAL_N, VAL_BATCH, VAL_SEED = 8, 3, 6
 MODEL_SEED, RUN_SEED = 3, 7
+
+
+def bookkeeping_loaders() -> tuple[DataLoader, DataLoader]:
+    """The training and validation loaders of a bookkeeping run."""
+    train_loader = tagged_loader(TRAIN_N, TRAIN_BATCH, tag=0, seed=TRAIN_SEED)
+    val_loader = tagged_loader(VAL_N, VAL_BATCH, tag=1, seed=VAL_SEED, ones=True)
+    return train_loader, val_loader
 
 
 def bookkeeping_setup(
     val_outputs: Sequence[float],
 ) -> tuple[FrozenBackboneModel, DataLoader, DataLoader]:
-    """A fresh :class:`FrozenBackboneModel` (in eval mode) and the loaders of a bookkeeping run.
-
-    The same on both sides: the observer hands them to the student's
-    ``transfer_train``, the check to the reference's.
-    """
+    """A fresh :class:`FrozenBackboneModel` (in eval mode) and the loaders of a bookkeeping run."""
     model = FrozenBackboneModel(val_outputs, seed=MODEL_SEED)
     model.eval()  # handed over in eval mode: the loop must switch to train mode itself
-    train_loader = tagged_loader(TRAIN_N, TRAIN_BATCH, tag=0, seed=TRAIN_SEED)
-    val_loader = tagged_loader(VAL_N, VAL_BATCH, tag=1, seed=VAL_SEED, ones=True)
-    return model, train_loader, val_loader
+    return (model, *bookkeeping_loaders())
 
 
+# ---------------------------------------------------------------- evaluate_accuracy (3.6)
 class PresetOutputModel(nn.Module):
     """Returns preset probabilities: the output for sample ``i`` is ``outputs[i]``.
 
-    Inputs are ``(B, 2)``: the sample's index and a constant. Every forward
-    records ``self.training`` and whether gradients were enabled. The one
-    parameter takes part in the output (times zero), so that a forward with
-    gradients enabled builds a graph as a real model would.
+    Inputs are ``(B, 2)``: the sample's index and a constant. The one parameter
+    takes part in the output (times zero), as in a real model. The model shows
+    how it was run in its predictions: in train mode the outputs of the samples
+    in ``train_flips`` become ``1 - p``, and while autograd records operations
+    (:func:`gradients_recorded`) those of the samples in ``grad_flips`` do, so
+    an accuracy computed in the wrong mode comes out different.
     """
 
-    def __init__(self, outputs: Sequence[float]) -> None:
+    def __init__(
+        self, outputs: Sequence[float], train_flips: Sequence[int] = (), grad_flips: Sequence[int] = ()
+    ) -> None:
         super().__init__()
+        n = len(outputs)
         self.outputs = torch.tensor(list(outputs), dtype=torch.float32).reshape(-1, 1)
         self.weight = nn.Parameter(torch.ones(1))
-        self.calls: list[tuple[bool, bool]] = []
+        self.train_flips = torch.zeros((n, 1), dtype=torch.bool)
+        self.grad_flips = torch.zeros((n, 1), dtype=torch.bool)
+        self.train_flips[list(train_flips)] = True
+        self.grad_flips[list(grad_flips)] = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls.append((self.training, torch.is_grad_enabled()))
         index = x[:, 0].round().long().cpu()
-        return self.outputs[index].to(x.device) + 0.0 * self.weight
+        out = self.outputs[index]
+        flip = torch.zeros_like(out, dtype=torch.bool)
+        if self.training:
+            flip ^= self.train_flips[index]
+        if gradients_recorded(self.weight):
+            flip ^= self.grad_flips[index]
+        out = torch.where(flip, 1.0 - out, out)
+        return out.to(x.device) + 0.0 * self.weight
 
 
 def index_loader(labels: Sequence[float], batch_size: int) -> DataLoader:
@@ -467,6 +453,7 @@ def index_loader(labels: Sequence[float], batch_size: int) -> DataLoader:
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=False)
 
 
+# ---------------------------------------------------------------- store_checkpoint (3.4)
 class SmallModel(nn.Module):
     """A small model with parameters and buffers, for the ``store_checkpoint`` checks."""
 
@@ -481,6 +468,7 @@ class SmallModel(nn.Module):
             self.body[1].num_batches_tracked.fill_(7)
 
 
+# ---------------------------------------------------------------- convergence on the casting images (3.5)
 class HighPassFeatures(nn.Module):
     """A fixed, parameter-free feature extractor for the synthetic casting images.
 
@@ -553,7 +541,6 @@ class PretrainedStandIn(nn.Module):
         return self.head(self.vgg(x))
 
 
-# ---------------------------------------------------------------- the synthetic dataset
 Split = tuple[torch.Tensor, torch.Tensor]
 
 _TENSORS: dict[tuple, tuple[Split, Split, Split]] = {}
@@ -577,19 +564,6 @@ def casting_tensors_at(root: str | os.PathLike[str], *, size: int, seed: int) ->
             for loader in loaders
         )
     return _TENSORS[key]
-
-
-def casting_root(*, n_train: int, n_test: int, size: int, seed: int) -> Path:
-    """Trusted side: the root of the generated casting dataset with these settings (made once)."""
-    from fmlgrade.fixtures.casting import cached_casting_dataset  # the grader's side only
-
-    return cached_casting_dataset(n_train=n_train, n_test=n_test, size=size, seed=seed)
-
-
-def casting_tensors(*, n_train: int, n_test: int, size: int, seed: int) -> tuple[Split, Split, Split]:
-    """Trusted side: :func:`casting_tensors_at` of the generated dataset with these settings."""
-    root = casting_root(n_train=n_train, n_test=n_test, size=size, seed=seed)
-    return casting_tensors_at(root, size=size, seed=seed)
 
 
 def casting_setup(
