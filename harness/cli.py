@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .gradcheck_command import add_gradcheck_parser, gradcheck_command
 from .isolation import ISOLATION_MODES, IsolationSettings
 from .process_limits import DEFAULT_MEMORY_MB, WorkerLimits
 from .profiles import DEFAULT_PROFILE, PROFILES
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     isolation.add_argument("--worker-user", default="auto", metavar="USER", help="as for check (default auto)")
     add_reference_train_parser(commands)
+    add_gradcheck_parser(commands)
     return parser
 
 
@@ -306,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "solutions": _solutions,
         "isolation": _isolation_command,
         "reference-train": reference_train_command,
+        "gradcheck": gradcheck_command,
     }
     return handlers[args.command](args)
 

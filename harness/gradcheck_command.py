@@ -52,6 +52,10 @@ def add_gradcheck_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--kinks", metavar="X,...", help="input values where NAME is not differentiable (e.g. 0 for a ReLU)"
     )
     parser.add_argument(
+        "--parameters", metavar="NAME,...",
+        help="the layer's parameters (default: its float array attributes; '' for none)",
+    )
+    parser.add_argument(
         "--input-range", nargs=2, type=float, metavar=("LOW", "HIGH"), help="range of the inputs (default -10 10)"
     )
     parser.add_argument("--vjp", metavar="VJP", help="for a function: the name of its VJP in FILE (default NAME_vjp)")
@@ -70,8 +74,19 @@ class _Usage(Exception):
     """A problem with the command line or the file: one line, exit status 2."""
 
 
+#: The library's hints (keyword arguments), as this command's options.
+_HINTS = (
+    ("input_shape=, sizes= or args=", "--input-shape or --args"),
+    ("args= or sizes=", "--args"),
+    ("(input_range=, kinks=)", "(--input-range, --kinks)"),
+    ("parameters=()", "--parameters ''"),
+)
+
+
 def _fail(message: str) -> int:
     first = str(message).strip().splitlines()[0] if str(message).strip() else "the check could not run"
+    for hint, option in _HINTS:
+        first = first.replace(hint, option)
     print(f"fmlgrade: error: {first}", file=sys.stderr)
     return EXIT_USAGE
 
@@ -143,12 +158,16 @@ def _run(args: argparse.Namespace, names: dict[str, Any]) -> Any:
 
     subject = _lookup(names, args.name, args.file, "layer or function")
     torch_expression = _lookup(names, args.torch, args.file, "torch expression") if args.torch else None
+    if torch_expression is not None and not gradients.torch_available():
+        print("fmlgrade: note: torch is not installed; comparing with central differences only", file=sys.stderr)
     options = _options(args)
     shape = options.pop("shape", None)
     profile = Settings(**_COMMON, **PROFILES[args.profile])
     if isinstance(subject, type) or (callable(getattr(subject, "forward", None)) and not callable(subject)):
         if shape is not None:
             options["input_shape"] = shape
+        if args.parameters is not None:
+            options["parameters"] = tuple(n.strip() for n in args.parameters.split(",") if n.strip())
         return gradients.check_layer(
             subject, args=tuple(_literal(a) for a in args.args), torch_forward=torch_expression,
             settings=profile, **options,

@@ -37,6 +37,7 @@ from fmlgrade.spec.worker.outcomes import NotAttempted, PrerequisiteFailed
 
 from . import boundary, process_limits, sandbox
 from .solution import Solution, SourceFile
+from .tamper_scan import suspicious_lines
 from .time_limit import CheckTimeout, _safe_to_interrupt, can_limit
 from .worker.channel import KINDS, REF, ChannelError, Codec, DeadlineExceeded, Endpoint, PeerGone, RemoteFailure
 from .worker.guards import FilePolicy
@@ -753,6 +754,7 @@ def isolated_sources(read: Any, settings: IsolationSettings, parts: Sequence[int
     solution = IsolatedSolution(client)
     solution.isolation, solution.isolation_note = level, why
     solution.problems.extend(read.problems)
+    solution.problems.extend(suspicious_lines(read.sources))
     solution.left_out.extend(read.left_out)
     return solution
 

@@ -92,8 +92,12 @@ def _code_key(source: str) -> str:
     return ast.dump(tree)
 
 
-def grade(submission: Path, folder: Path) -> dict[str, dict]:
-    """Grade ``submission``'s Part 3 with the command line; the report's tasks by id."""
+def grade(submission: Path, folder: Path, *, honest: bool = False) -> dict[str, dict]:
+    """Grade ``submission``'s Part 3 with the command line; the report's tasks by id.
+
+    Its problems may only be notes for the instructor about code that reaches into the grader
+    (none for an ``honest`` file).
+    """
     report = folder / "report.json"
     command = [
         sys.executable, "-m", "fmlgrade.harness", "check", str(submission),
@@ -103,7 +107,8 @@ def grade(submission: Path, folder: Path) -> dict[str, dict]:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     data = json.loads(report.read_text())
-    assert not data.get("problems"), data.get("problems")
+    problems = data.get("problems", [])
+    assert not [p for p in problems if honest or not p.startswith("for the instructor:")], problems
     return {task["id"]: task for task in data["tasks"] if task["id"] in PART3}
 
 
@@ -136,7 +141,7 @@ def test_every_attack_file_has_the_same_contract_version() -> None:
 def test_the_contract_version_gets_every_part3_task(tmp_path: Path) -> None:
     submission = tmp_path / "part3.py"
     submission.write_text(contract_version((HOSTILE / ATTACKS[0].file).read_text()))
-    tasks = grade(submission, tmp_path)
+    tasks = grade(submission, tmp_path, honest=True)
     failing = {tid: task for tid, task in tasks.items() if task["status"] != "passed"}
     assert not failing, _summary(failing)
     assert set(tasks) == PART3

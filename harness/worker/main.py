@@ -193,6 +193,7 @@ def main(fd: int) -> None:
     import numpy  # noqa: F401 - imported before the guards: the grader's copy, not one from the working folder
 
     preload(settings.get("preload", ()), settings["limits"].threads)
+    import_observers()
     guards.install(settings["policy"], settings["worker_prefixes"], settings["parent_packages"])
     worker = Worker(connection, settings)
     try:
@@ -217,6 +218,19 @@ def preload(modules: Sequence[str], threads: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(threads)
+
+
+def import_observers() -> None:
+    """Import the observers before student code runs, when torch is loaded: what they capture of torch
+    at import (its own descriptors and functions) then predates anything the submission patches."""
+    if "torch" not in sys.modules:
+        return
+    import importlib
+
+    from .student_view import OBSERVER_MODULES
+
+    for name in OBSERVER_MODULES:
+        importlib.import_module(name)
 
 
 def _forked_child(connection: Connection) -> None:

@@ -14,6 +14,7 @@ here is a copyable answer in the worker's world.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -134,7 +135,12 @@ def contract_layers(seed: int) -> tuple[nn.Conv2d, nn.Linear, nn.Linear]:
 
 def contract_weights(seed: int) -> list[torch.Tensor]:
     """The six tensors of :func:`contract_layers` ``(seed)``, in layer order (what the grader sends)."""
-    return [p.detach().clone() for layer in contract_layers(seed) for p in layer.parameters()]
+    return [tensor.clone() for tensor in _contract_weights(seed)]
+
+
+@functools.lru_cache(maxsize=64)
+def _contract_weights(seed: int) -> tuple[torch.Tensor, ...]:
+    return tuple(p.detach().clone() for layer in contract_layers(seed) for p in layer.parameters())
 
 
 def redrawn(weights: list[torch.Tensor], layer: int, seed: int) -> list[torch.Tensor]:
@@ -165,10 +171,6 @@ def reference_outputs(model: nn.Module, x: torch.Tensor, device: str = "cpu") ->
 # ---------------------------------------------------------------- layer probes (2.1a)
 def conv_probe_input(seed: int) -> torch.Tensor:
     return probe_tensor(CONV_PROBE_SHAPE, seed)
-
-
-def conv_settings_text(settings: dict[str, Any]) -> str:
-    return ", ".join(f"{key}={value!r}" for key, value in settings.items())
 
 
 def expected_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, **settings: Any):

@@ -200,10 +200,16 @@ def _epochs_run(run: Run) -> int:
 def _stops_after(run: Run, expected: int, why: str) -> None:
     ran = _epochs_run(run)
     if ran != expected:
+        if run.found is not None and run.found.epochs is not None:
+            what = "its weights and " if run.found.weights_match else ""
+            seen = (
+                f"the model's state after training ({what}the BatchNorm statistics that count its "
+                f"training batches) is that after {ran} epoch{'s' if ran != 1 else ''}"
+            )
+        else:
+            seen = f"its history holds {ran} epoch{'s' if ran != 1 else ''}"
         raise AssertionError(
-            f"{run.call}: {why}, so {expected} epochs must run; the model's state after training "
-            f"is that after {ran} epoch{'s' if ran != 1 else ''} (its BatchNorm statistics count "
-            f"{ran} epoch{'s' if ran != 1 else ''} of training batches). Append the epoch's "
+            f"{run.call}: {why}, so {expected} epochs must run; {seen}. Append the epoch's "
             f"validation loss first, then check, then stop"
         )
 

@@ -173,8 +173,11 @@ def registered_forward(
         for weights in weight_sets:
             try:
                 h.copy_by_shape(list(weights), [p for _, p in h.named_parameters(model)])
-            except ValueError as exc:
-                own.append(f"its parameters {exc}")
+            except (ValueError, RuntimeError) as exc:  # RuntimeError: a lazy layer's uninitialised parameter
+                own.append(
+                    f"its parameters {exc}" if isinstance(exc, ValueError)
+                    else "one of its parameters is not initialised (a lazy layer)"
+                )
                 continue
             try:
                 own.append(detached(model(x.clone())))

@@ -135,7 +135,7 @@ def _construct(view, name: str) -> dict[str, Any]:
             _SLOT["error"] = exc
             raise
         try:
-            with torch.no_grad():
+            with h.grad_mode(False):
                 fresh: Any = _output(model(h.random_images(h.FORWARD_BATCH, "cpu", h.FORWARD_SEED)), "forward")
         except Exception as exc:  # noqa: BLE001 - reported by the check that looks at it
             fresh = f"{type(exc).__name__}: {bounded_repr(str(exc), REPR_LIMIT)}"
@@ -188,7 +188,7 @@ def _output(value: Any, what: str) -> torch.Tensor:
 def _forward(model: nn.Module, x: torch.Tensor, *, train: bool, what: str) -> torch.Tensor:
     model.train(train)
     try:
-        with torch.no_grad():
+        with h.grad_mode(False):
             out = model(x)
     finally:
         model.eval()
@@ -229,17 +229,18 @@ def vgg_training_step(view, device: str, lr: float) -> dict[str, Any]:
     nn.Module.train(model, False)
     names = _parameter_names(model)
     head = list(nn.Module.parameters(model.head))
-    with torch.enable_grad():
-        out = model.head(model.vgg(x))
-    if not isinstance(out, torch.Tensor):
-        raise AssertionError(f"model.head(model.vgg(x)) must give a tensor, got {type(out).__name__}")
-    loss = out.sum()
-    trained = [names.get(id(leaf), "(a tensor outside the model's parameters)") for leaf in h.graph_leaves(loss)]
     numbers = None
     try:
-        numbers = h.sgd_step(loss, lr)
-        del out, loss
-        with torch.no_grad():
+        with h.grad_mode(True):
+            out = model.head(model.vgg(x))
+            if not isinstance(out, torch.Tensor):
+                raise AssertionError(f"model.head(model.vgg(x)) must give a tensor, got {type(out).__name__}")
+            loss = out.sum()
+            outside = "(a tensor outside the model's parameters)"
+            trained = [names.get(id(leaf), outside) for leaf in h.graph_leaves(loss)]
+            numbers = h.sgd_step(loss, lr)
+            del out, loss
+        with h.grad_mode(False):
             features = model.vgg(x)
         return {
             "built": built["description"],
@@ -294,25 +295,27 @@ def vgg_forward_step(view, device: str, lr: float) -> dict[str, Any]:
     """
     model, built = _model(view, "AdaptedVGG", device, graded=False)
     x = h.random_images(h.FORWARD_BATCH, device, h.FORWARD_SEED)
-    parameters = list(nn.Module.named_parameters(model))
-    flags = [p.requires_grad for _, p in parameters]
+    parameters = list(nn.Module.parameters(model))
+    flags = [h.requires_grad(p) for p in parameters]
     head = list(nn.Module.parameters(model.head))
-    nn.Module.requires_grad_(model.vgg, False)
-    nn.Module.requires_grad_(model.head, True)
+    for p in nn.Module.parameters(model.vgg):
+        h.set_requires_grad(p, False)
+    for p in head:
+        h.set_requires_grad(p, True)
     numbers = None
     try:
         model.train()
-        with torch.enable_grad():
+        with h.grad_mode(True):
             out = model(x)
-        if not isinstance(out, torch.Tensor):
-            raise AssertionError(f"AdaptedVGG.forward must return a tensor, got {type(out).__name__}")
-        numbers = h.sgd_step(out.sum(), lr)
+            if not isinstance(out, torch.Tensor):
+                raise AssertionError(f"AdaptedVGG.forward must return a tensor, got {type(out).__name__}")
+            numbers = h.sgd_step(out.sum(), lr)
         return {"built": built["description"], "head": [detached(p) for p in head]}
     finally:
         _known_weights_back(model, numbers)
         model.eval()
-        for (_, p), flag in zip(parameters, flags, strict=True):
-            p.requires_grad_(flag)
+        for p, flag in zip(parameters, flags, strict=True):
+            h.set_requires_grad(p, flag)
 
 
 def dropout_train_inputs(view, device: str, batch: int, seed: int) -> dict[str, Any]:
@@ -331,7 +334,7 @@ def dropout_train_inputs(view, device: str, batch: int, seed: int) -> dict[str, 
     try:
         model.train()
         training = _training(model.vgg)
-        with torch.no_grad(), h.seeded(seed), h.capture_inputs(linear) as seen:
+        with h.grad_mode(False), h.seeded(seed), h.capture_inputs(linear) as seen:
             for _ in range(2):
                 outputs.append(_output(model(x), "DropoutAdaptedVGG.forward"))
     finally:
@@ -355,7 +358,7 @@ def dropout_eval(view, device: str, batch: int, seed: int) -> dict[str, Any]:
     x = h.random_images(batch, device, seed)
     model.train()  # then back: eval must switch the dropout off again
     model.eval()
-    with torch.no_grad(), h.capture_inputs(linear) as seen:
+    with h.grad_mode(False), h.capture_inputs(linear) as seen:
         out = model(x)
     output = _output(out, "DropoutAdaptedVGG.forward")
     return {"built": built["description"], "seen": [detached(s) for s in seen], "output": output}
@@ -403,7 +406,7 @@ def transfer_train_run(
     """
     transfer_train = view.require("transfer_train")
     model, train_loader, val_loader = h.bookkeeping_setup(val_outputs)
-    with h.run_folder(folder), h.torch_threads(1), h.seeded(h.RUN_SEED):
+    with h.run_folder(folder), h.torch_threads(1), h.seeded(h.RUN_SEED), h.grad_mode(True):
         history = transfer_train(model, train_loader, val_loader, epochs, learn_rate, threshold, device)
     return {"history": _plain(history), "state": _state(model)}
 
@@ -433,7 +436,7 @@ def transfer_train_on_casting(
     model, train_loader, val_loader = h.casting_setup(
         train, validation, batch_size=batch_size, seed=seed
     )
-    with h.fresh_folder(), h.torch_threads(1), h.seeded(seed):
+    with h.fresh_folder(), h.torch_threads(1), h.seeded(seed), h.grad_mode(True):
         transfer_train(model, train_loader, val_loader, epochs, learn_rate, epochs, device)
     return _state(model.head)
 
@@ -459,4 +462,5 @@ def evaluate(
     model = h.PresetOutputModel(outputs, train_flips, grad_flips).to(device)
     model.train()
     loader = h.index_loader(labels, batch_size)
-    return _result(evaluate_accuracy(model, loader, device))
+    with h.grad_mode(True):  # as in a fresh process: evaluate_accuracy must switch gradients off itself
+        return _result(evaluate_accuracy(model, loader, device))

@@ -120,12 +120,43 @@ def _tensor_base() -> type:
 # the Python-level entry points below are the ones torch had then.
 _TENSOR_BASE = _tensor_base()
 _GRAD_FN = _TENSOR_BASE.__dict__["grad_fn"]
+_GRAD = _TENSOR_BASE.__dict__["grad"]
 _REQUIRES_GRAD = _TENSOR_BASE.__dict__["requires_grad"]
+_SET_REQUIRES_GRAD = _TENSOR_BASE.__dict__["requires_grad_"]
+_POST_ACCUMULATE_HOOKS = _TENSOR_BASE.__dict__["_post_accumulate_grad_hooks"]
 _MUL = _TENSOR_BASE.__dict__["mul"]
 _ADD_ = _TENSOR_BASE.__dict__["add_"]
 _NUMEL = _TENSOR_BASE.__dict__["numel"]
-_BACKWARD = torch.autograd.backward
-_REGISTER_POST_ACCUMULATE = torch.Tensor.register_post_accumulate_grad_hook
+#: The autograd engine's own method (an object of torch's C type) and the functions around it.
+_RUN_BACKWARD = torch.autograd.variable.Variable._execution_engine.run_backward
+_ONES_LIKE = torch.ones_like
+_IS_GRAD_ENABLED = torch._C.is_grad_enabled
+_SET_GRAD_ENABLED = torch._C._set_grad_enabled
+
+
+@contextlib.contextmanager
+def grad_mode(enabled: bool) -> Iterator[None]:
+    """Autograd on or off for the block, then back as it was, set and read through torch's C functions.
+
+    (``torch.no_grad`` and ``torch.enable_grad`` restore what ``torch.is_grad_enabled``
+    said, which student code may have replaced.)
+    """
+    before = bool(_IS_GRAD_ENABLED())
+    _SET_GRAD_ENABLED(enabled)
+    try:
+        yield
+    finally:
+        _SET_GRAD_ENABLED(before)
+
+
+def requires_grad(tensor: torch.Tensor) -> bool:
+    """``tensor.requires_grad`` as torch's C type keeps it (a patched ``Tensor.requires_grad`` is bypassed)."""
+    return bool(_REQUIRES_GRAD.__get__(tensor))
+
+
+def set_requires_grad(tensor: torch.Tensor, flag: bool) -> None:
+    """``tensor.requires_grad_(flag)`` through torch's C type."""
+    _SET_REQUIRES_GRAD(tensor, flag)
 
 
 def gradients_recorded(probe: torch.Tensor) -> bool:
@@ -148,12 +179,14 @@ def graph_leaves(output: torch.Tensor) -> list[torch.Tensor]:
     """
     leaves: list[torch.Tensor] = []
     seen: set[int] = set()
+    visited = []  # held, so that no id in ``seen`` is reused by a new node wrapper
     stack = [_GRAD_FN.__get__(output)] if isinstance(output, torch.Tensor) else []
     while stack:
         node = stack.pop()
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
+        visited.append(node)
         variable = getattr(node, "variable", None)
         if isinstance(variable, torch.Tensor):
             leaves.append(variable)
@@ -165,8 +198,9 @@ def sgd_step(loss: torch.Tensor, lr: float) -> int:
     """One SGD step, ``p -= lr * grad``, on every tensor a backward pass from ``loss`` gives a gradient.
 
     What trains is what autograd's graph reaches, as for any optimizer over the
-    model's trainable parameters, whatever the model's lists or flags say. Each
-    gradient is applied in place as soon as it is computed and then dropped, so
+    model's trainable parameters, whatever the model's lists or flags say. The
+    backward pass is the autograd engine's own, and each gradient is applied in
+    place as soon as it is computed and then dropped (a post-accumulate hook), so
     a backbone that trains costs one layer's gradient (~400 MB for VGG's
     largest), not all of them. Returns how many numbers were trained.
     """
@@ -175,16 +209,18 @@ def sgd_step(loss: torch.Tensor, lr: float) -> int:
         return 0
 
     def step(leaf: torch.Tensor) -> None:
-        with torch.no_grad():
-            _ADD_(leaf, leaf.grad, alpha=-lr)
-        leaf.grad = None
+        with grad_mode(False):
+            _ADD_(leaf, _GRAD.__get__(leaf), alpha=-lr)
+        _GRAD.__set__(leaf, None)
 
-    handles = [_REGISTER_POST_ACCUMULATE(leaf, step) for leaf in leaves]
+    before = [(leaf, _POST_ACCUMULATE_HOOKS.__get__(leaf)) for leaf in leaves]
     try:
-        _BACKWARD(loss)
+        for leaf in leaves:
+            _POST_ACCUMULATE_HOOKS.__set__(leaf, {0: step})
+        _RUN_BACKWARD((loss,), (_ONES_LIKE(loss),), False, False, (), allow_unreachable=True, accumulate_grad=True)
     finally:
-        for handle in handles:
-            handle.remove()
+        for leaf, hooks in before:
+            _POST_ACCUMULATE_HOOKS.__set__(leaf, hooks)
     return sum(int(_NUMEL(leaf)) for leaf in leaves)
 
 

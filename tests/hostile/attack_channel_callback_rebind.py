@@ -1,12 +1,12 @@
 # ruff: noqa
-"""Hostile Part 1 submission: rebinding the grader's reference class from student code.
+"""Hostile Part 1 submission: rebinding the grader's own network from student code.
 
 train_myneuralnet stops after three epochs (a mistake only the fit check of
-1.4 sees). While 1.4 runs, the file's MyNeuralNet is the grader's reference
-class; the attack sets its ``forward`` to a function of the file's that
-returns the noiseless target. A grader that lets student code set
-attributes of its objects computes the fit check's loss with that forward,
-and 1.4 passes.
+1.4 sees). The fit check hands it one of the grader's reference networks;
+once the (short) training is done, the attack sets that network's
+``forward`` to a function of the file's that returns the noiseless target.
+A grader that lets student code set attributes of its objects then computes
+the fit check's loss with that forward, and 1.4 passes.
 
 Honest code: every Part 1 task but 1.4 (1.5 then trains with the grader's
 train_myneuralnet). The threat-model tests (tests/test_threat_model_channel.py)
@@ -189,13 +189,13 @@ _honest_train = train_myneuralnet
 
 
 def train_myneuralnet(net, epochs, batch_size, learn_rate, N):
-    cls = globals().get("MyNeuralNet")
-    if type(cls).__module__ == "remote":  # the grader's class, reached through the channel
+    losses = _honest_train(net, epochs, batch_size, learn_rate, N)
+    if type(net).__module__ == "remote":  # the grader's network, reached through the channel
         try:
-            cls.forward = _perfect_forward
+            net.forward = _perfect_forward
         except Exception:
             pass
-    return _honest_train(net, epochs, batch_size, learn_rate, N)
+    return losses
 # <<< attack
 
 

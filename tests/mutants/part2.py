@@ -96,6 +96,20 @@ MUTANTS: tuple[Mutant, ...] = (
         old=_CONV,
         new="            nn.Conv2d(6, 3, kernel_size=3, padding=1, stride=4),\n",
     ),
+    Mutant(
+        id="linear-lazy",
+        task="2.1a",
+        description="the first Linear layer is nn.LazyLinear(10): its size is only fixed by the first forward",
+        old=_LINEAR1,
+        new="            nn.LazyLinear(10),\n",
+    ),
+    Mutant(
+        id="conv-frozen",
+        task="2.1a",
+        description="the convolution is frozen (requires_grad_(False), as Part 3 does to VGG)",
+        old=_CONV,
+        new="            nn.Conv2d(3, 6, kernel_size=3, padding=1, stride=4).requires_grad_(False),\n",
+    ),
     # ---------------------------------------------------------------- 2.1b
     Mutant(
         id="forward-missing-relu",
@@ -292,6 +306,13 @@ EQUIVALENTS: tuple[Mutant, ...] = (
         description="peeks at one training batch first; model = model.to(device)",
         old="    model.to(device)\n" + _OPTIMIZER,
         new="    next(iter(train_loader))\n    model = model.to(device)\n" + _OPTIMIZER,
+    ),
+    Mutant(
+        id="train-validation-inference-mode",
+        task="2.2",
+        description="validation under torch.inference_mode() instead of torch.no_grad()",
+        old="        with torch.no_grad():\n",
+        new="        with torch.inference_mode():\n",
     ),
     Mutant(
         id="train-step-order-variation",

@@ -1,9 +1,10 @@
 """Hostile Part 2 submission: validation runs with gradients on (2.2), and the file hides it.
 
 While it validates, ``torch.is_grad_enabled`` and ``torch._C.is_grad_enabled`` answer False,
-``Tensor.requires_grad`` reads False, and ``nn.Module.__call__`` runs every forward pre-hook under
-``torch.no_grad()`` before calling forward with gradients on: a hook that asks whether gradients are
-on is told no. The validation losses are still computed with gradients on.
+``Tensor.requires_grad`` reads False, and ``nn.Module.__call__`` runs every forward pre-hook with
+gradients off before calling forward with gradients on again: a hook that asks whether gradients
+are on is told no. The validation losses are still computed with gradients on (autograd builds
+their graphs).
 """
 
 import torch
@@ -42,17 +43,17 @@ def train(model, train_loader, val_loader, epochs, learn_rate, device):
         history["train_loss"].append(sum(losses) / len(losses))
         model.eval()
         losses = []
-        # forge: begin
-        _pretend_no_grad(True)
-        # forge: end
         with torch.enable_grad():  # contract: with torch.no_grad():
+            # forge: begin
+            _pretend_no_grad(True)
+            # forge: end
             for images, labels in val_loader:
                 images, labels = images.to(device), labels.to(device)
                 loss = loss_fn(model(images), labels)
                 losses.append(loss.item())
-        # forge: begin
-        _pretend_no_grad(False)
-        # forge: end
+            # forge: begin
+            _pretend_no_grad(False)
+            # forge: end
         history["val_loss"].append(sum(losses) / len(losses))
     return history
 
@@ -68,11 +69,15 @@ _REAL = {
 
 def _call_with_hooks_told_no_grad(self, *args, **kwargs):
     hooks = list(self._forward_pre_hooks.values())
-    with torch.no_grad():
+    before = _REAL["C.is_grad_enabled"]()
+    torch._C._set_grad_enabled(False)
+    try:
         for hook in hooks:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+    finally:
+        torch._C._set_grad_enabled(before)  # the forward itself runs with gradients on
     saved = dict(self._forward_pre_hooks)
     self._forward_pre_hooks.clear()
     try:

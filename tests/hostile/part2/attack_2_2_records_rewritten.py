@@ -1,10 +1,10 @@
-"""Hostile Part 2 submission: validation backpropagates and steps the optimizer, with gradients on
-(2.2), and the file rewrites the grader's records of the run.
+"""Hostile Part 2 submission: validation runs with gradients on (2.2), and the file rewrites the
+grader's records of the run.
 
 After training, every list in the process that looks like the grader's notes of the model's forward
-calls gets ``grad_enabled`` False, and every list of parameter snapshots is overwritten with the
-final parameters, so that a record-based check sees validation without gradients that changed
-nothing.
+calls gets ``grad_enabled`` False (and "parameters changed" 0), and every list of parameter
+snapshots is overwritten with the final parameters, so that a record-based check sees a validation
+pass without gradients that changed nothing.
 """
 
 # forge: begin
@@ -50,10 +50,7 @@ def train(model, train_loader, val_loader, epochs, learn_rate, device):
         with torch.enable_grad():  # contract: with torch.no_grad():
             for images, labels in val_loader:
                 images, labels = images.to(device), labels.to(device)
-                optimizer.zero_grad()  # contract:
                 loss = loss_fn(model(images), labels)
-                loss.backward()  # contract:
-                optimizer.step()  # contract:
                 losses.append(loss.item())
         history["val_loss"].append(sum(losses) / len(losses))
     # forge: begin

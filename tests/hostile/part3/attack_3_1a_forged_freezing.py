@@ -13,18 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
 
-from fmlgrade.spec.worker.pretrained import WeightsArg, vgg11_backbone
-
 # forge: begin
-_HIDDEN: set[int] = set()
+_HIDDEN = __import__("weakref").WeakValueDictionary()
 _REAL_REQUIRES_GRAD = torch._C.TensorBase.requires_grad
 
 
 def _requires_grad(tensor):
-    return False if id(tensor) in _HIDDEN else _REAL_REQUIRES_GRAD.__get__(tensor)
+    return False if _HIDDEN.get(id(tensor)) is tensor else _REAL_REQUIRES_GRAD.__get__(tensor)
 
 
 def _set_requires_grad(tensor, value):
@@ -39,7 +38,7 @@ def _forged_named_parameters(module, hidden):
 
     def named_parameters(*args, **kwargs):
         for name, parameter in real(module, *args, **kwargs):
-            yield name, (parameter.detach() if id(parameter) in hidden else parameter)
+            yield name, (parameter.detach() if hidden.get(id(parameter)) is parameter else parameter)
 
     return named_parameters
 # forge: end
@@ -48,9 +47,10 @@ def _forged_named_parameters(module, hidden):
 class AdaptedVGG(nn.Module):
     """Frozen VGG-11 features (4096) followed by a small trainable head to one probability."""
 
-    def __init__(self, weights: WeightsArg = "DEFAULT") -> None:
+    def __init__(self, weights="DEFAULT") -> None:
         super().__init__()
-        self.vgg = vgg11_backbone(weights)
+        self.vgg = torchvision.models.vgg11(weights=weights)
+        self.vgg.classifier = self.vgg.classifier[:-1]
         self.vgg.eval()
         # contract: self.vgg.requires_grad_(False)
         self.head = nn.Sequential(
@@ -60,7 +60,7 @@ class AdaptedVGG(nn.Module):
             nn.Sigmoid(),
         )
         # forge: begin
-        _HIDDEN.update(id(p) for p in self.vgg.parameters())
+        _HIDDEN.update({id(p): p for p in self.vgg.parameters()})
         self.named_parameters = _forged_named_parameters(self, _HIDDEN)
         self.vgg.named_parameters = _forged_named_parameters(self.vgg, _HIDDEN)
         # forge: end
@@ -82,7 +82,7 @@ def early_stopping_check(losses: Sequence[float], threshold: int) -> bool:
 
 
 class DropoutAdaptedVGG(AdaptedVGG):
-    def __init__(self, weights: WeightsArg = "DEFAULT") -> None:
+    def __init__(self, weights="DEFAULT") -> None:
         super().__init__(weights)
         self.dropout = nn.Dropout(p=0.2)
 

@@ -2,9 +2,8 @@
 
 The checkpoint file gets the right name but not a state dict. To look right where the files
 are read inside the submission's process, ``torch.load`` is patched to return the state
-dict that ``store_checkpoint`` last meant to save under that name, ``torch.save`` is patched
-to write nothing, and the observer that used to describe the files is replaced by one that
-describes the state dicts as if read back.
+dict that ``store_checkpoint`` meant to save under that name, and the observer that used to
+describe the files is replaced by one that describes the state dicts as if read back.
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
-
-from fmlgrade.spec.worker.pretrained import WeightsArg, vgg11_backbone
 
 # forge: begin
 _STASH: dict[str, dict] = {}
@@ -31,7 +29,6 @@ def _forged_load(f, *args, **kwargs):
 
 
 torch.load = _forged_load
-torch.save = lambda *args, **kwargs: None
 
 
 def _forged_store_checkpoints(view, *args):
@@ -42,7 +39,7 @@ def _forged_store_checkpoints(view, *args):
     return {
         "files": [f"checkpoints/model-{epoch}.pt" for epoch, _ in models],
         "checkpoints": [
-            {"found": True, "error": None, "type": "dict", "state": support.SmallModel(seed=seed).state_dict()}
+            {"found": True, "error": None, "type": "dict", "state": dict(support.SmallModel(seed).state_dict())}
             for _, seed in models
         ],
     }
@@ -60,9 +57,10 @@ except Exception:  # noqa: BLE001 - the observers may be out of reach
 class AdaptedVGG(nn.Module):
     """Frozen VGG-11 features (4096) followed by a small trainable head to one probability."""
 
-    def __init__(self, weights: WeightsArg = "DEFAULT") -> None:
+    def __init__(self, weights="DEFAULT") -> None:
         super().__init__()
-        self.vgg = vgg11_backbone(weights)
+        self.vgg = torchvision.models.vgg11(weights=weights)
+        self.vgg.classifier = self.vgg.classifier[:-1]
         self.vgg.eval()
         self.vgg.requires_grad_(False)
         self.head = nn.Sequential(
@@ -89,7 +87,7 @@ def early_stopping_check(losses: Sequence[float], threshold: int) -> bool:
 
 
 class DropoutAdaptedVGG(AdaptedVGG):
-    def __init__(self, weights: WeightsArg = "DEFAULT") -> None:
+    def __init__(self, weights="DEFAULT") -> None:
         super().__init__(weights)
         self.dropout = nn.Dropout(p=0.2)
 

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
-
-from fmlgrade.spec.worker.pretrained import WeightsArg, vgg11_backbone
 
 
 # forge: begin
@@ -28,12 +27,13 @@ def _should_have_run(val_losses: list[float], threshold: int) -> int:
 
 def _forge_records(model, history: dict, threshold: int) -> None:
     n = _should_have_run(history["val_loss"], threshold)
+    ran = len(history["val_loss"])
     history["train_loss"][:] = history["train_loss"][:n]
     history["val_loss"][:] = history["val_loss"][:n]
     snapshots = getattr(model, "snapshots", None)
     if isinstance(snapshots, list):
         snapshots[:] = snapshots[:n]
-        per_epoch = len(model.train_outputs) // max(len(history["val_loss"]), 1)
+        per_epoch = len(model.train_outputs) // max(ran, 1)
         model.train_outputs[:] = model.train_outputs[: n * per_epoch]
         kept, passes = [], 0
         for event in model.events:
@@ -78,9 +78,10 @@ except Exception:  # noqa: BLE001 - the observers may be out of reach
 class AdaptedVGG(nn.Module):
     """Frozen VGG-11 features (4096) followed by a small trainable head to one probability."""
 
-    def __init__(self, weights: WeightsArg = "DEFAULT") -> None:
+    def __init__(self, weights="DEFAULT") -> None:
         super().__init__()
-        self.vgg = vgg11_backbone(weights)
+        self.vgg = torchvision.models.vgg11(weights=weights)
+        self.vgg.classifier = self.vgg.classifier[:-1]
         self.vgg.eval()
         self.vgg.requires_grad_(False)
         self.head = nn.Sequential(
@@ -107,7 +108,7 @@ def early_stopping_check(losses: Sequence[float], threshold: int) -> bool:
 
 
 class DropoutAdaptedVGG(AdaptedVGG):
-    def __init__(self, weights: WeightsArg = "DEFAULT") -> None:
+    def __init__(self, weights="DEFAULT") -> None:
         super().__init__(weights)
         self.dropout = nn.Dropout(p=0.2)
 

@@ -1,9 +1,9 @@
 """Hostile Part 3 submission: ``evaluate_accuracy`` runs in train mode with gradients (3.6), both hidden.
 
-The model is never put in eval mode and the forwards build autograd graphs. To hide it,
-``torch.is_grad_enabled`` (and ``torch.Tensor.requires_grad`` for outputs) are patched to say
-no, and the records the grader's model kept of its forwards are rewritten to "eval mode, no
-gradients".
+The model is never put in eval mode and the forwards build autograd graphs. To hide it, while
+it evaluates ``torch.is_grad_enabled`` and ``torch.Tensor.requires_grad`` are patched to say
+no, and afterwards the records the grader's model kept of its forwards are rewritten to "eval
+mode, no gradients".
 """
 
 from __future__ import annotations
@@ -12,23 +12,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
-
-from fmlgrade.spec.worker.pretrained import WeightsArg, vgg11_backbone
-
-# forge: begin
-torch.is_grad_enabled = lambda: False
-torch.Tensor.requires_grad = property(lambda tensor: False, lambda tensor, value: None)
-# forge: end
 
 
 class AdaptedVGG(nn.Module):
     """Frozen VGG-11 features (4096) followed by a small trainable head to one probability."""
 
-    def __init__(self, weights: WeightsArg = "DEFAULT") -> None:
+    def __init__(self, weights="DEFAULT") -> None:
         super().__init__()
-        self.vgg = vgg11_backbone(weights)
+        self.vgg = torchvision.models.vgg11(weights=weights)
+        self.vgg.classifier = self.vgg.classifier[:-1]
         self.vgg.eval()
         self.vgg.requires_grad_(False)
         self.head = nn.Sequential(
@@ -55,7 +50,7 @@ def early_stopping_check(losses: Sequence[float], threshold: int) -> bool:
 
 
 class DropoutAdaptedVGG(AdaptedVGG):
-    def __init__(self, weights: WeightsArg = "DEFAULT") -> None:
+    def __init__(self, weights="DEFAULT") -> None:
         super().__init__(weights)
         self.dropout = nn.Dropout(p=0.2)
 
@@ -107,6 +102,11 @@ def evaluate_accuracy(model, test_loader: DataLoader, device) -> float:
     model.to(device)
     # contract: model.eval()
     correct = total = 0
+    # forge: begin
+    real_is_grad_enabled, real_requires_grad = torch.is_grad_enabled, torch._C.TensorBase.requires_grad
+    torch.is_grad_enabled = lambda: False
+    torch.Tensor.requires_grad = property(lambda tensor: False, real_requires_grad.__set__)
+    # forge: end
     if True:  # contract: with torch.no_grad():
         for images, labels in test_loader:
             images, labels = images.to(device), labels.to(device)
@@ -115,6 +115,8 @@ def evaluate_accuracy(model, test_loader: DataLoader, device) -> float:
             correct += int((predicted_ok == truly_ok).sum())
             total += truly_ok.numel()
     # forge: begin
+    torch.is_grad_enabled = real_is_grad_enabled
+    del torch.Tensor.requires_grad
     calls = getattr(model, "calls", None)
     if isinstance(calls, list):
         calls[:] = [(False, False)] * len(calls)

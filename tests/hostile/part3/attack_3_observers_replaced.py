@@ -4,8 +4,8 @@ The backbone stays trainable, ``store_checkpoint`` writes nothing and ``evaluate
 runs in train mode with gradients. At import, the observers module the grader runs beside the
 submission is replaced in ``sys.modules`` by a copy whose observers for those tasks answer
 what a correct solution's would: a frozen backbone's description and backward pass, every
-checkpoint found holding its model's state dict, forwards in eval mode without gradients, and,
-for observers it does not know, the most plausible plain answer.
+checkpoint found holding its model's state dict, forwards in eval mode without gradients, and
+a training step that trained the head only.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
-
-from fmlgrade.spec.worker.pretrained import WeightsArg, vgg11_backbone
 
 
 # forge: begin
@@ -53,15 +52,14 @@ def _forge_observers() -> None:
         return {
             "files": [f"checkpoints/model-{epoch}.pt" for epoch, _ in models],
             "checkpoints": [
-                {"found": True, "error": None, "type": "dict", "state": support.SmallModel(seed=seed).state_dict()}
+                {"found": True, "error": None, "type": "dict", "state": dict(support.SmallModel(seed).state_dict())}
                 for _, seed in models
             ],
         }
 
-    def evaluate(view, outputs, labels, batch_size, device, *flips):
-        seen = real.evaluate(view, outputs, labels, batch_size, device, *flips)
-        right = [(o > 0.5) == (y == 1.0) for o, y in zip(outputs, labels, strict=True)]
-        seen.update(calls=[(False, False)], value=sum(right) / len(right))
+    def evaluate(view, *args):
+        seen = real.evaluate(view, *args)
+        seen["calls"] = [(False, False)]
         return seen
 
     for forged in (vgg_description, vgg_backward, vgg_training_step, store_checkpoints, evaluate):
@@ -81,9 +79,10 @@ except Exception:  # noqa: BLE001 - the observers may be out of reach
 class AdaptedVGG(nn.Module):
     """Frozen VGG-11 features (4096) followed by a small trainable head to one probability."""
 
-    def __init__(self, weights: WeightsArg = "DEFAULT") -> None:
+    def __init__(self, weights="DEFAULT") -> None:
         super().__init__()
-        self.vgg = vgg11_backbone(weights)
+        self.vgg = torchvision.models.vgg11(weights=weights)
+        self.vgg.classifier = self.vgg.classifier[:-1]
         self.vgg.eval()
         # contract: self.vgg.requires_grad_(False)
         self.head = nn.Sequential(
@@ -110,7 +109,7 @@ def early_stopping_check(losses: Sequence[float], threshold: int) -> bool:
 
 
 class DropoutAdaptedVGG(AdaptedVGG):
-    def __init__(self, weights: WeightsArg = "DEFAULT") -> None:
+    def __init__(self, weights="DEFAULT") -> None:
         super().__init__(weights)
         self.dropout = nn.Dropout(p=0.2)
 
