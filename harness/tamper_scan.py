@@ -17,6 +17,8 @@ from .solution import SourceFile
 
 #: Modules an honest submission never imports (prefix match).
 _MODULES = ("fmlgrade", "_posixsubprocess", "ctypes")
+#: The handout's provided code, which a solution may import (our references do).
+_PROVIDED = ("fmlgrade.spec.worker.skeleton", "fmlgrade.spec.worker.data", "fmlgrade.spec.worker.pretrained")
 #: Functions of ``gc`` that find other code's objects (``gc.collect`` is fine).
 _GC_FINDERS = frozenset({"get_objects", "get_referrers", "get_referents"})
 #: ``module.attribute`` uses that only tampering needs.
@@ -44,11 +46,16 @@ def _findings(tree: ast.AST) -> Iterator[tuple[int, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.split(".")[0] in _MODULES:
+                if alias.name.split(".")[0] in _MODULES and alias.name not in _PROVIDED:
                     yield node.lineno, f"imports {alias.name}"
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names = {alias.name for alias in node.names}
-            if node.module.split(".")[0] in _MODULES or (node.module == "gc" and names & _GC_FINDERS):
+            provided = node.module in _PROVIDED or (
+                node.module == "fmlgrade.spec.worker" and all(f"{node.module}.{n}" in _PROVIDED for n in names)
+            )
+            if (node.module.split(".")[0] in _MODULES and not provided) or (
+                node.module == "gc" and names & _GC_FINDERS
+            ):
                 yield node.lineno, f"imports {', '.join(sorted(names))} from {node.module}"
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
             target = node.value

@@ -15,6 +15,8 @@ def test_honest_code_with_gc_and_sys_is_not_flagged():
         "import gc, sys\nimport numpy as np\n"
         "gc.collect()\n"
         "IN_COLAB = 'google.colab' in sys.modules\n"
+        "from fmlgrade.spec.worker.skeleton import Layer\n"
+        "from fmlgrade.spec.worker import pretrained\n"
         "def convolve(x, k):\n    return np.zeros(1)\n"
     )
     assert _lines(honest) == []

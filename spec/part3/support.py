@@ -110,7 +110,7 @@ def load_state_dict(data: bytes, *, max_bytes: int = FILES_LIMIT) -> Loaded:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        return Loaded(error="it is not a file written by torch.save (not torch's zip format)")
+        return Loaded(error="it is not in the zip format torch.save writes by default")
     if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or sum(e.file_size for e in entries) > max_bytes:
         return Loaded(error=f"it is compressed or unpacks to more than {max_bytes} bytes")
     try:
@@ -411,12 +411,15 @@ class Identified:
     weights_match: bool
 
 
-def identify(state: Any, runs: dict[str, Trajectory]) -> Identified | None:
+def identify(state: Any, runs: dict[str, Trajectory], history_length: int | None = None) -> Identified | None:
     """The variant and epoch count whose state ``state`` is: statistics and weights, else statistics alone.
 
     The statistics depend only on which batches went through the model in
     train mode, not on how the loop updates the weights, so a loop with a
-    wrong update still shows its epochs and modes.
+    wrong update still shows its epochs and modes. Where only the statistics
+    fit, and they fit several epoch counts (no batch in train mode fits every
+    count of a loop that never switches to train mode), the count the history
+    claims is preferred among those that fit.
     """
     found = [
         (variant, j)
@@ -433,6 +436,9 @@ def identify(state: Any, runs: dict[str, Trajectory]) -> Identified | None:
                 return Identified(variant, j, True)
     if not found:
         return None
+    for variant, j in found:
+        if j == history_length:
+            return Identified(variant, j, False)
     variant = found[0][0]
     counts = {j for v, j in found if v == variant}
     return Identified(variant, counts.pop() if len(counts) == 1 else None, False)

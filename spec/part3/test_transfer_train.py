@@ -151,20 +151,20 @@ def _run(submission, device, folder: Path, losses, threshold) -> Run:
     runs = s.trajectories(submission.reference_object("transfer_train"), device, len(RISING), LEARN_RATE)
     state = seen.get("state") if isinstance(seen, dict) else None
     state = state if isinstance(state, dict) else {}
+    history = seen.get("history") if isinstance(seen, dict) else None
     run = Run(
-        history=seen.get("history") if isinstance(seen, dict) else None,
+        history=history,
         state=state,
         checkpoints={name: data for name, data in files.items() if name.startswith("checkpoints/")},
         call=call,
-        found=s.identify(state, runs),
+        found=s.identify(state, runs, _history_length(history)),
         runs=runs,
     )
     _RUNS[key] = run
     return run
 
 
-def _history_length(run: Run) -> int | None:
-    history = run.history
+def _history_length(history: object) -> int | None:
     if isinstance(history, dict) and isinstance(history.get("val_loss"), list):
         return len(history["val_loss"])
     return None
@@ -188,7 +188,7 @@ def _epochs_run(run: Run) -> int:
         )
     if found.epochs is not None:
         return found.epochs
-    length = _history_length(run)
+    length = _history_length(run.history)
     if length is None:
         raise AssertionError(
             f"{run.call}: the number of epochs run cannot be told: the model's state fits several "
