@@ -23,10 +23,12 @@ fmlgrade=(python3 -m fmlgrade.harness)
 echo "== machine"; nvidia-smi -L; python3 -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__, 'cuda', torch.cuda.is_available())"
 echo "== isolation"; "${fmlgrade[@]}" isolation
 
-echo "== sample submission, per device (grade profile)"
+profile=${FMLGRADE_GPU_PROFILE:-grade}
+echo "== sample submission, per device ($profile profile)"
 for device in cpu cuda; do
     start=$(date +%s%N)
-    "${fmlgrade[@]}" check fixtures/submissions/sample_student/ --device "$device" --quiet --json "$out/sample-$device.json"
+    "${fmlgrade[@]}" check fixtures/submissions/sample_student/ --device "$device" --profile "$profile" --quiet \
+        --json "$out/sample-$device.json"
     echo "sample on $device: exit $? in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 done
 python3 - "$out" <<'EOF'
@@ -43,7 +45,7 @@ for task in reports["cuda"]["tasks"]:
 EOF
 
 echo "== spec CUDA variants against CPU variants (installed reference solutions, parts 2-3, quick)"
-for device in cpu cuda; do
+for device in ${FMLGRADE_GPU_SPEC_DEVICES:-cpu cuda}; do
     python3 -m pytest --pyargs fmlgrade.spec.part2 fmlgrade.spec.part3 -p fmlgrade.harness.pytest_plugin \
         --installed-solutions --device "$device" --fmlgrade-profile quick --import-mode=importlib \
         -q -p no:cacheprovider --durations=12 2>&1 | tail -22 | tee "$out/spec-$device.txt"
@@ -52,6 +54,6 @@ done
 echo "== reference-train"
 for device in cpu cuda; do
     start=$(date +%s%N)
-    "${fmlgrade[@]}" reference-train --device "$device" --epochs 2 --out "$out/train-$device" 2>&1 | tail -4
+    "${fmlgrade[@]}" reference-train --device "$device" --epochs "${FMLGRADE_GPU_EPOCHS:-2}" --out "$out/train-$device" 2>&1 | tail -4
     echo "reference-train on $device: exit $? in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 done

@@ -295,7 +295,8 @@ class WorkerClient:
             message = self.endpoint._receive()
             report = self.codec.decode(message[1]) if message[0] == "ready" and len(message) == 2 else None
         except (PeerGone, DeadlineExceeded) as exc:
-            why = self._bury(timed_out=isinstance(exc, DeadlineExceeded))
+            timed_out = isinstance(exc, DeadlineExceeded)
+            why = self._bury(timed_out=timed_out, exited=not timed_out)
             raise WorkerDied(f"the submission's process {why} before its files finished running") from None
         except (ChannelError, LookupError) as exc:
             raise self._malformed(exc, "before its files finished running") from None
@@ -307,11 +308,18 @@ class WorkerClient:
             raise WorkerDied("the submission's process sent something else than its loading report")
         self.report = report
 
-    def _bury(self, *, timed_out: bool = False) -> str:
-        """Kill the worker and what it started; say how it ended."""
+    def _bury(self, *, timed_out: bool = False, exited: bool = False) -> str:
+        """Kill the worker and what it started; say how it ended.
+
+        ``exited``: the channel closed, so the worker is ending by itself; give it (and bubblewrap
+        around it, which passes its exit status on) a moment, so the report names its own exit.
+        """
         process = self.process
         why = "ran out of time" if timed_out else "ended"
         if process is not None:
+            if exited:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=2)
             process_limits.kill_group(process.pid)
             try:
                 code = process.wait(timeout=10)
@@ -391,7 +399,7 @@ class WorkerClient:
             self._bury(timed_out=True)
             raise self._timeout(ended=True) from None
         except PeerGone:
-            why = self._bury()
+            why = self._bury(exited=True)
             raise WorkerDied(f"the submission's process {why}") from None
         except ChannelError as exc:
             raise self._malformed(exc) from None

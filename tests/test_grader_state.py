@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from fmlgrade.harness.grading import grade_paths
+from fmlgrade.harness.isolation import IsolationSettings
 
 
-def test_student_chdir_does_not_move_the_grader(write_submission, tmp_path):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
+@pytest.mark.parametrize("isolation", ["none", "worker"])
+def test_student_chdir_does_not_move_the_grader(write_submission, isolation):
+    # "/" exists in every world the code can run in (the sandbox has none of the grader's folders).
     path = write_submission(
-        f"""
+        """
         import os
         import numpy as np
 
         def add_padding(images, padding):
-            os.chdir({str(elsewhere)!r})
+            os.chdir("/")
             p = padding
             return np.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
         """
     )
     before = os.getcwd()
-    report = grade_paths([path], profile="quick", parts=(1,))
+    report = grade_paths([path], profile="quick", parts=(1,), isolation=IsolationSettings(mode=isolation))
     assert os.getcwd() == before
     assert {t.id: t.status for t in report.tasks}["1.6"] == "passed"
 
