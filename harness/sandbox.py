@@ -233,11 +233,13 @@ def bwrap_command(
     if program is None:
         raise IsolationUnavailable("bubblewrap (bwrap) is not installed")
     installation = python_installation()
-    args = [program, *_namespace_flags(), *_system_binds()]
+    # /proc, /dev and a private /tmp first: the runtime may itself live under /tmp (a clone there, say),
+    # and a later tmpfs would hide it.
+    args = [program, *_namespace_flags(), *_system_binds(), "--proc", "/proc", "--dev", "/dev", *_gpu_binds(),
+            "--tmpfs", "/tmp"]
     for folder in installation:
         args += ["--ro-bind", folder, folder]
     args += _masks(installation)
-    args += ["--proc", "/proc", "--dev", "/dev", *_gpu_binds(), "--tmpfs", "/tmp"]
     args += _worker_tree()
     for folder in read_only:
         args += ["--ro-bind-try", folder, folder]
